@@ -1,0 +1,156 @@
+// The native API: what a file system implements. Path-based like WinFsp: the
+// file system sees paths relative to the volume root ("/", "/a/b") and opaque
+// per-open contexts; it never sees a nodeid or a FUSE struct.
+//
+// Contract for every operation:
+// - Names are stable during the call: the volume holds its rename resource
+//   shared around name-based operations and exclusive around rename.
+// - Errors are returned as values (a positive errno); no exception may escape
+//   (the volume turns one into EIO and logs it).
+// - Every operation that changes a file reports the file's updated FileInfo.
+// - Every operation has a default that returns ENOSYS.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "linfsp/notify.h"
+#include "linfsp/status.h"
+
+namespace linfsp {
+
+// The process a request comes from, as the kernel reports it.
+struct Caller {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  pid_t pid = 0;
+  // Set when the kernel interrupts the request (the caller got a signal); a
+  // long operation may stop early and return EINTR.
+  const std::atomic<bool>* interrupted = nullptr;
+  bool is_interrupted() const { return interrupted && interrupted->load(std::memory_order_relaxed); }
+};
+
+struct FileInfo {
+  uint64_t ino = 0;  // the file's index number; equal for all hard links
+  mode_t mode = 0;   // type and permission bits
+  uint32_t nlink = 1;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  dev_t rdev = 0;
+  uint64_t size = 0;
+  uint64_t blocks = 0;  // allocated 512-byte blocks
+  timespec atime{}, mtime{}, ctime{};
+};
+
+struct VolumeInfo {
+  uint64_t total_bytes = 0;
+  uint64_t free_bytes = 0;
+  uint64_t total_files = 0;
+  uint64_t free_files = 0;
+  uint32_t block_size = 4096;
+  uint32_t name_max = 255;
+};
+
+// Which attributes set_file_info changes.
+struct SetAttr {
+  enum : uint32_t {
+    kMode = 1 << 0,
+    kUid = 1 << 1,
+    kGid = 1 << 2,
+    kSize = 1 << 3,
+    kAtime = 1 << 4,      // set atime to `atime`
+    kMtime = 1 << 5,      // set mtime to `mtime`
+    kAtimeNow = 1 << 6,   // set atime to the current time
+    kMtimeNow = 1 << 7,   // set mtime to the current time
+    kCtime = 1 << 8,      // set ctime to `ctime`
+    kKillSuid = 1 << 9,   // clear set-user-ID (and set-group-ID if group-executable)
+  };
+  uint32_t valid = 0;
+  mode_t mode = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  uint64_t size = 0;
+  timespec atime{}, mtime{}, ctime{};
+};
+
+// Receives directory entries from read_directory. `next` is the cookie that
+// resumes the listing after this entry; cookies must stay valid while the
+// directory changes (seekdir/telldir rely on it). Returns false when the
+// reply is full: stop and do not count the entry as delivered.
+using DirFiller = std::function<bool(std::string_view name, const FileInfo& info, uint64_t next)>;
+
+class FileSystemBase {
+ public:
+  virtual ~FileSystemBase() = default;
+
+  // Called once the volume is mounted and serving, with the notifier for
+  // changes made behind the kernel's back; and before it unmounts.
+  virtual void mounted(Notifier& notifier);
+  virtual void unmounting();
+
+  virtual Status get_volume_info(VolumeInfo* info);
+
+  // Attributes by path, or by `file` (an open context, non-null when the
+  // kernel names an open file; the only handle to an unlinked-but-open file).
+  virtual Status get_file_info(const std::string& path, void* file, FileInfo* info);
+  virtual Status set_file_info(const Caller& caller, const std::string& path, void* file,
+                               const SetAttr& attr, FileInfo* info);
+
+  // Files. `flags` are the open(2) flags. create() makes a regular file that
+  // does not exist yet (O_EXCL semantics are the volume's business).
+  virtual Status create(const Caller& caller, const std::string& path, mode_t mode, int flags,
+                        void** file, FileInfo* info);
+  virtual Status open(const Caller& caller, const std::string& path, int flags, void** file,
+                      FileInfo* info);
+  // The last close of an open context; `file` is never used again.
+  virtual void close(void* file);
+  virtual Status flush(void* file);
+  virtual Result<size_t> read(const Caller& caller, void* file, void* buffer, uint64_t offset,
+                              size_t size);
+  virtual Result<size_t> write(const Caller& caller, void* file, const void* buffer, uint64_t offset,
+                               size_t size, FileInfo* info);
+  virtual Status fsync(void* file, bool datasync);
+  virtual Status fallocate(void* file, int mode, uint64_t offset, uint64_t length, FileInfo* info);
+  // SEEK_DATA / SEEK_HOLE.
+  virtual Result<uint64_t> seek(void* file, uint64_t offset, int whence);
+  virtual Result<size_t> copy_range(void* file_in, uint64_t offset_in, void* file_out,
+                                    uint64_t offset_out, size_t size, FileInfo* info_out);
+
+  // Directories.
+  virtual Status open_directory(const Caller& caller, const std::string& path, void** dir);
+  virtual void close_directory(void* dir);
+  // Lists entries after cookie `offset` (0 = from the start), without "." and "..".
+  virtual Status read_directory(void* dir, uint64_t offset, const DirFiller& filler);
+
+  // Names.
+  virtual Status mkdir(const Caller& caller, const std::string& path, mode_t mode, FileInfo* info);
+  virtual Status mknod(const Caller& caller, const std::string& path, mode_t mode, dev_t rdev,
+                       FileInfo* info);
+  virtual Status symlink(const Caller& caller, const std::string& path, const std::string& target,
+                         FileInfo* info);
+  virtual Status link(const Caller& caller, const std::string& existing, const std::string& path,
+                      FileInfo* info);
+  virtual Status read_link(const std::string& path, std::string* target);
+  virtual Status unlink(const Caller& caller, const std::string& path);
+  virtual Status rmdir(const Caller& caller, const std::string& path);
+  // flags: 0, RENAME_NOREPLACE or RENAME_EXCHANGE.
+  virtual Status rename(const Caller& caller, const std::string& from, const std::string& to,
+                        unsigned flags);
+
+  // Extended attributes. `names` receives NUL-terminated names back to back.
+  virtual Status get_xattr(const std::string& path, void* file, const std::string& name,
+                           std::string* value);
+  virtual Status set_xattr(const std::string& path, void* file, const std::string& name,
+                           std::string_view value, int flags);
+  virtual Status list_xattr(const std::string& path, void* file, std::string* names);
+  virtual Status remove_xattr(const std::string& path, void* file, const std::string& name);
+};
+
+}  // namespace linfsp

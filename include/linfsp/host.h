@@ -1,0 +1,87 @@
+// FileSystemHost: mounts a FileSystemBase and serves the kernel's requests.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "linfsp/filesystem.h"
+#include "linfsp/status.h"
+
+namespace linfsp {
+
+struct HostOptions {
+  std::string mountpoint;
+  std::string fsname = "linfsp";
+  std::string subtype;  // /proc/mounts shows fuse.<subtype>
+  bool debug = false;   // one trace line per request on stderr
+  bool allow_other = false;
+  bool default_permissions = false;
+  bool read_only = false;
+  bool allow_nonempty = false;  // mount over a non-empty directory
+  unsigned threads = 0;         // request threads; 0 = number of CPUs (at least 2)
+  // Kernel cache timeouts, in seconds (WinFsp's FileInfoTimeout and friends).
+  double entry_timeout = 1.0;
+  double attr_timeout = 1.0;
+  double negative_timeout = 0.0;
+  bool keep_cache = true;        // keep the page cache across opens (FOPEN_KEEP_CACHE)
+  bool writeback_cache = false;  // FUSE_WRITEBACK_CACHE
+  uint32_t max_write = 1 << 20;
+};
+
+// An option a file system adds to the command line (e.g. --max-nodes N).
+struct ExtraOption {
+  std::string name;  // "--max-nodes"
+  bool takes_value;
+  std::string help;
+  std::function<Status(const std::string& value)> set;
+};
+
+// Parses a command line: MOUNTPOINT, -d, -f, -o opt[,opt...], -t/--threads N,
+// --entry-timeout S, --attr-timeout S, --negative-timeout S, plus `extra`.
+// Errors name the offending argument in one line.
+Status parse_command_line(int argc, char** argv, HostOptions* options,
+                          const std::vector<ExtraOption>& extra = {});
+std::string usage(const std::string& program, const std::vector<ExtraOption>& extra = {});
+
+class FileSystemHost final : public Notifier {
+ public:
+  FileSystemHost(FileSystemBase& fs, HostOptions options);
+  ~FileSystemHost() override;  // stops and unmounts
+  FileSystemHost(const FileSystemHost&) = delete;
+  FileSystemHost& operator=(const FileSystemHost&) = delete;
+
+  // Checks the mount point, mounts, answers INIT, starts the request threads.
+  Status start();
+  // Unmounts (lazily if busy) and stops the request threads. Idempotent.
+  void stop();
+  // Blocks until the volume is unmounted from outside or stop() is called.
+  void wait();
+  // For main(): start(), then serve until SIGINT/SIGTERM/SIGHUP or an outside
+  // unmount, then stop(). Returns a process exit code.
+  int run();
+
+  // The notify API (see linfsp/notify.h and docs/notify.md).
+  Status notify_begin(std::chrono::milliseconds timeout) override;
+  Status notify(const void* batch, size_t size) override;
+  Status notify_end() override;
+
+  // Diagnostics, for watchdogs and tests.
+  std::string describe_state() const;  // sessions, queues, rename resource
+  bool rename_waiting() const;         // a rename is queued for the rename resource
+  bool notify_drain(std::chrono::milliseconds timeout);  // all notifications delivered
+  std::string check_consistency();     // empty when the volume is consistent
+
+  const HostOptions& options() const { return options_; }
+  // The negotiated protocol, e.g. "7.45 flags ASYNC_READ,..."; empty before start().
+  std::string protocol_description() const;
+
+ private:
+  struct State;
+  FileSystemBase& fs_;
+  HostOptions options_;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace linfsp

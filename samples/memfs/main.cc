@@ -1,0 +1,85 @@
+// memfs: mounts MEMFS and serves it until unmounted or signalled.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "linfsp/host.h"
+#include "memfs.h"
+
+namespace {
+
+linfsp::Status parse_size(const std::string& name, const std::string& text, uint64_t* out) {
+  // A number with an optional K, M, G or T suffix (powers of 1024).
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+  int shift = 0;
+  if (end && *end) {
+    switch (*end++) {
+      case 'K': case 'k': shift = 10; break;
+      case 'M': case 'm': shift = 20; break;
+      case 'G': case 'g': shift = 30; break;
+      case 'T': case 't': shift = 40; break;
+      default: end = nullptr;
+    }
+  }
+  if (text.empty() || text[0] == '-' || errno || end == nullptr || *end || v == 0 ||
+      v > (~0ULL >> shift)) {
+    return linfsp::Status::error(EINVAL, name + ": expected a positive size such as 4096, 64M or 2G, got '" + text + "'");
+  }
+  *out = v << shift;
+  return linfsp::Status::ok();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  memfs::Options fs_options;
+  std::vector<linfsp::ExtraOption> extra = {
+      {"--max-nodes", true, "most files of all kinds (default 1000000); ENOSPC beyond",
+       [&](const std::string& v) { return parse_size("--max-nodes", v, &fs_options.max_nodes); }},
+      {"--max-file-size", true, "largest file, e.g. 1G (default 64G); EFBIG beyond",
+       [&](const std::string& v) { return parse_size("--max-file-size", v, &fs_options.max_file_size); }},
+      {"--max-size", true, "most bytes of file data (default half the RAM); ENOSPC beyond",
+       [&](const std::string& v) { return parse_size("--max-size", v, &fs_options.max_size); }},
+      {"--slow-io", true, "delay each read and write by MS milliseconds (interruptible)",
+       [&](const std::string& v) {
+         uint64_t ms;
+         linfsp::Status s = parse_size("--slow-io", v, &ms);
+         if (s && ms > 3'600'000) s = linfsp::Status::error(EINVAL, "--slow-io: at most 3600000 ms");
+         fs_options.slow_io_ms = static_cast<unsigned>(ms);
+         return s;
+       }},
+      {"--notify-demo", false, "add /.notify-demo, a control file that changes files behind the kernel's back",
+       [&](const std::string&) {
+         fs_options.notify_demo = true;
+         return linfsp::Status::ok();
+       }},
+      {"--case-insensitive", false, "names compare case-insensitively (ASCII)",
+       [&](const std::string&) {
+         fs_options.case_insensitive = true;
+         return linfsp::Status::ok();
+       }},
+  };
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "-h") || !std::strcmp(argv[i], "--help")) {
+      std::fputs(linfsp::usage("memfs", extra).c_str(), stdout);
+      return 0;
+    }
+  }
+  linfsp::HostOptions options;
+  options.fsname = "memfs";
+  options.subtype = "memfs";
+  // MEMFS keeps no permissions logic of its own: the kernel enforces them.
+  options.default_permissions = true;
+  // Every change reaches MEMFS through the kernel (or is notified), so the
+  // kernel may cache names and attributes for long.
+  options.entry_timeout = options.attr_timeout = 60;
+  if (linfsp::Status s = linfsp::parse_command_line(argc, argv, &options, extra); !s) {
+    std::fprintf(stderr, "memfs: %s\n%s", s.message().c_str(), "Try 'memfs --help'.\n");
+    return 2;
+  }
+  auto fs = memfs::create(fs_options);
+  linfsp::FileSystemHost host(*fs, options);
+  return host.run();
+}

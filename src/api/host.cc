@@ -1,0 +1,222 @@
+// FileSystemHost: assembles the channel and the volume around a file system.
+#include "linfsp/host.h"
+
+#include <dirent.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "kernel/channel.h"
+#include "volume/volume.h"
+
+namespace linfsp {
+
+struct FileSystemHost::State {
+  std::unique_ptr<Volume> volume;
+  std::unique_ptr<kernel::Transport> transport;
+  kernel::Negotiated negotiated;
+  std::string mountpoint;  // absolute
+  std::mutex mutex;        // serialises start/stop
+  bool running = false;    // guarded by mutex
+};
+
+namespace {
+
+Status check_mountpoint(const std::string& given, bool allow_nonempty, std::string* absolute) {
+  struct stat st;
+  if (stat(given.c_str(), &st) < 0) {
+    int err = errno;
+    if (err == ENOTCONN) {
+      return Status::error(err, "mount point " + given +
+                                    " is a dead FUSE mount (its file system ended); run: umount -l " + given);
+    }
+    if (err == ENOENT) return Status::error(err, "mount point " + given + " does not exist");
+    return Status::error(err, "mount point " + given + ": " + std::strerror(err));
+  }
+  if (!S_ISDIR(st.st_mode)) return Status::error(ENOTDIR, "mount point " + given + " is not a directory");
+  char buf[PATH_MAX];
+  if (realpath(given.c_str(), buf) == nullptr) {
+    return Status::error(errno, "mount point " + given + ": " + std::strerror(errno));
+  }
+  *absolute = buf;
+  if (allow_nonempty) return Status::ok();
+  DIR* d = opendir(buf);
+  if (d == nullptr) return Status::error(errno, "mount point " + given + ": " + std::strerror(errno));
+  bool empty = true;
+  while (dirent* e = readdir(d)) {
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+      empty = false;
+      break;
+    }
+  }
+  closedir(d);
+  if (!empty) {
+    return Status::error(ENOTEMPTY, "mount point " + given + " is not empty (use -o nonempty to mount over it)");
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+FileSystemHost::FileSystemHost(FileSystemBase& fs, HostOptions options)
+    : fs_(fs), options_(std::move(options)), state_(std::make_unique<State>()) {}
+
+FileSystemHost::~FileSystemHost() { stop(); }
+
+Status FileSystemHost::start() {
+  std::lock_guard lock(state_->mutex);
+  if (state_->running) return Status::error(EBUSY, "already started");
+  State& st = *state_;
+  if (Status s = check_mountpoint(options_.mountpoint, options_.allow_nonempty, &st.mountpoint); !s) {
+    return s;
+  }
+  VolumeOptions vo;
+  vo.entry_timeout = options_.entry_timeout;
+  vo.attr_timeout = options_.attr_timeout;
+  vo.negative_timeout = options_.negative_timeout;
+  vo.keep_cache = options_.keep_cache;
+  vo.debug = options_.debug;
+  st.volume = std::make_unique<Volume>(fs_, vo);
+  if (Status s = st.volume->open_root(); !s) return s;
+
+  kernel::MountOptions mo;
+  mo.mountpoint = st.mountpoint;
+  mo.fsname = options_.fsname;
+  mo.subtype = options_.subtype;
+  mo.allow_other = options_.allow_other;
+  mo.default_permissions = options_.default_permissions;
+  mo.read_only = options_.read_only;
+  Result<int> fd = kernel::mount_fuse(mo);
+  if (!fd) return fd.status();
+  st.transport = kernel::make_dev_transport(*fd);
+
+  kernel::InitWants wants;
+  wants.flags = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_AUTO_INVAL_DATA | FUSE_DO_READDIRPLUS |
+                FUSE_READDIRPLUS_AUTO | FUSE_ASYNC_DIO | FUSE_PARALLEL_DIROPS | FUSE_CACHE_SYMLINKS |
+                FUSE_HANDLE_KILLPRIV_V2 | kernel::kInitDirectIoAllowMmap;
+  if (options_.writeback_cache) wants.flags |= FUSE_WRITEBACK_CACHE;
+  wants.max_write = options_.max_write;
+  Result<kernel::Negotiated> neg = st.transport->init(wants);
+  if (!neg) {
+    st.transport.reset();
+    kernel::unmount_fuse(st.mountpoint, true);
+    return neg.status();
+  }
+  st.negotiated = *neg;
+  st.volume->set_negotiated(*neg);
+  unsigned threads = options_.threads ? options_.threads : std::max(2u, std::thread::hardware_concurrency());
+  if (Status s = st.transport->start(*st.volume, threads); !s) {
+    st.transport.reset();
+    kernel::unmount_fuse(st.mountpoint, true);
+    return s;
+  }
+  st.volume->notify().start(*st.transport);
+  st.running = true;
+  fs_.mounted(*this);
+  if (options_.debug) std::fprintf(stderr, "linfsp: %s\n", protocol_description().c_str());
+  return Status::ok();
+}
+
+void FileSystemHost::stop() {
+  std::lock_guard lock(state_->mutex);
+  State& st = *state_;
+  if (!st.running) return;
+  st.running = false;
+  fs_.unmounting();
+  // Sessions end first: a rename waiting for one must not hold up the unmount.
+  st.volume->notify().stop();
+  // A busy mount (a process still has a file or its cwd there) is detached:
+  // it disappears from the namespace now and its users get ENOTCONN.
+  if (!kernel::unmount_fuse(st.mountpoint, false)) kernel::unmount_fuse(st.mountpoint, true);
+  st.transport->stop();
+  st.volume->close_all();
+}
+
+void FileSystemHost::wait() {
+  if (state_->transport) state_->transport->wait();
+}
+
+int FileSystemHost::run() {
+  sigset_t signals, old;
+  sigemptyset(&signals);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, &old);
+  std::string name = options_.subtype.empty() ? options_.fsname : options_.subtype;
+  if (Status s = start(); !s) {
+    std::fprintf(stderr, "%s: %s\n", name.c_str(), s.message().c_str());
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    return 1;
+  }
+  std::fprintf(stderr, "%s: mounted at %s (unmount with: umount %s, or stop this process)\n",
+               name.c_str(), state_->mountpoint.c_str(), state_->mountpoint.c_str());
+  int sfd = signalfd(-1, &signals, SFD_CLOEXEC);
+  int efd = eventfd(0, EFD_CLOEXEC);
+  std::thread watcher([this, efd] {
+    wait();
+    eventfd_write(efd, 1);
+  });
+  pollfd fds[2] = {{sfd, POLLIN, 0}, {efd, POLLIN, 0}};
+  while (poll(fds, 2, -1) < 0 && errno == EINTR) {
+  }
+  if (fds[0].revents & POLLIN) {
+    signalfd_siginfo info;
+    if (read(sfd, &info, sizeof(info)) == sizeof(info) && options_.debug) {
+      std::fprintf(stderr, "%s: signal %u, unmounting\n", name.c_str(), info.ssi_signo);
+    }
+  }
+  stop();
+  watcher.join();
+  close(sfd);
+  close(efd);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return 0;
+}
+
+Status FileSystemHost::notify_begin(std::chrono::milliseconds timeout) {
+  if (!state_->volume) return Status::error(ESHUTDOWN, "notify_begin: not mounted");
+  return state_->volume->notify().begin(timeout);
+}
+
+Status FileSystemHost::notify(const void* batch, size_t size) {
+  if (!state_->volume) return Status::error(ESHUTDOWN, "notify: not mounted");
+  return state_->volume->notify().post(batch, size);
+}
+
+Status FileSystemHost::notify_end() {
+  if (!state_->volume) return Status::error(ESHUTDOWN, "notify_end: not mounted");
+  return state_->volume->notify().end();
+}
+
+std::string FileSystemHost::describe_state() const {
+  return state_->volume ? state_->volume->notify().describe() : "not mounted";
+}
+
+bool FileSystemHost::rename_waiting() const {
+  return state_->volume && state_->volume->rename_resource().exclusive_waiters();
+}
+
+bool FileSystemHost::notify_drain(std::chrono::milliseconds timeout) {
+  return state_->volume && state_->volume->notify().drain(timeout);
+}
+
+std::string FileSystemHost::check_consistency() {
+  return state_->volume ? state_->volume->check_consistency() : "not mounted";
+}
+
+std::string FileSystemHost::protocol_description() const {
+  const kernel::Negotiated& n = state_->negotiated;
+  if (n.minor == 0) return {};
+  return "FUSE protocol 7." + std::to_string(n.minor) + " (kernel offers 7." + std::to_string(n.kernel_minor) +
+         "), max_write " + std::to_string(n.max_write) + ", flags " + kernel::describe_init_flags(n.flags);
+}
+
+}  // namespace linfsp

@@ -1,0 +1,120 @@
+// kernel/: the FUSE channel. Mounting, INIT negotiation, and a transport that
+// reads requests from the kernel and writes replies and notifications back.
+// This layer knows the wire protocol and nothing about files.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kernel/protocol.h"
+#include "linfsp/status.h"
+
+namespace linfsp::kernel {
+
+struct MountOptions {
+  std::string mountpoint;
+  std::string fsname = "linfsp";
+  std::string subtype;  // shown as fuse.<subtype> in /proc/mounts
+  bool allow_other = false;
+  bool default_permissions = false;
+  bool read_only = false;
+};
+
+// Opens /dev/fuse and mounts it: mount(2) when privileged, else fusermount3.
+// Returns the /dev/fuse descriptor.
+Result<int> mount_fuse(const MountOptions& options);
+// Unmounts; `lazy` detaches a busy mount (MNT_DETACH / fusermount3 -z).
+Status unmount_fuse(const std::string& mountpoint, bool lazy);
+
+// What the file system asks of INIT; the channel keeps what the kernel offers.
+struct InitWants {
+  uint64_t flags = 0;  // FUSE_* init flags, bits 32..63 included
+  uint32_t max_write = 1 << 20;
+  uint32_t max_readahead = 1 << 20;
+  uint16_t max_background = 64;
+};
+
+// The outcome of INIT.
+struct Negotiated {
+  uint32_t kernel_major = 0, kernel_minor = 0;  // what the kernel speaks
+  uint32_t minor = 0;                           // what we answered
+  uint64_t kernel_flags = 0;                    // what the kernel offered
+  uint64_t flags = 0;                           // what we accepted
+  uint32_t max_write = 0;
+  uint16_t max_pages = 0;
+};
+std::string describe_init_flags(uint64_t flags);
+
+// One request as read from the kernel; the memory lives until the handler
+// returns (a reused per-thread buffer).
+struct Request {
+  const fuse_in_header& header;
+  const char* body;  // header.len - sizeof(header) bytes
+  size_t body_size;
+};
+
+class Transport;
+
+// Writes the single reply to one request. Replies go out with writev.
+class Reply {
+ public:
+  Reply(Transport& transport, uint64_t unique, int fd)
+      : transport_(transport), unique_(unique), fd_(fd) {}
+  // Each returns false when the kernel refused the reply (the request was
+  // interrupted and is gone), so an entry reply can undo its lookup.
+  bool error(int err);  // err > 0
+  bool ok(std::span<const iovec> payload = {});
+  bool ok(const void* data, size_t size);
+  bool sent() const { return sent_; }
+  uint64_t unique() const { return unique_; }
+  int result() const { return result_; }  // -errno or bytes of payload
+
+ private:
+  Transport& transport_;
+  uint64_t unique_;
+  int fd_;
+  bool sent_ = false;
+  int result_ = 0;
+};
+
+// The volume implements this. handle() runs on a transport thread and calls
+// exactly one of reply.error()/reply.ok(), except for FORGET and BATCH_FORGET,
+// which have no reply.
+class RequestHandler {
+ public:
+  virtual ~RequestHandler() = default;
+  virtual void handle(const Request& request, Reply& reply) = 0;
+};
+
+// A way of exchanging requests with the kernel. /dev/fuse read/write is the
+// first; FUSE-over-io_uring plugs in behind the same interface.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  // Answers the kernel's INIT request.
+  virtual Result<Negotiated> init(const InitWants& wants) = 0;
+  // Starts `threads` request threads that call handler.handle().
+  virtual Status start(RequestHandler& handler, unsigned threads) = 0;
+  // Asks every request thread to stop and waits for them.
+  virtual void stop() = 0;
+  // Blocks until the request threads end: after stop(), or when the kernel
+  // reports the connection gone (unmounted from outside).
+  virtual void wait() = 0;
+  // Sends an unsolicited notification (FUSE_NOTIFY_*). May block on kernel locks.
+  virtual Status notify(int code, std::span<const iovec> payload) = 0;
+  // Writes a reply; used by Reply.
+  virtual Status send(int fd, std::span<const iovec> iov) = 0;
+};
+
+// The /dev/fuse transport: a pool of threads, each with its own cloned
+// descriptor (FUSE_DEV_IOC_CLONE) and its own reusable buffer.
+std::unique_ptr<Transport> make_dev_transport(int fuse_fd);
+
+}  // namespace linfsp::kernel

@@ -1,0 +1,303 @@
+// Operations on files: attributes, open/create/close, data, xattrs, statfs.
+// Operations that come with a file handle use the open context and need no
+// path; the rest resolve the node's path under the rename resource.
+#include <fcntl.h>
+#include <linux/xattr.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "volume/ops.h"
+
+namespace linfsp {
+namespace {
+
+// Calls fn(file) with op.path set to the node's path under the rename
+// resource. An unlinked node has no path: then `file` is one of its open
+// contexts (the file system's only way to find it), else the call fails.
+template <typename Fn>
+Status with_path(Volume::Op& op, Fn fn) {
+  Node* node = op.node();
+  if (node == nullptr) return Status::error(ESTALE);
+  SharedGuard names_stable(op.vol.rename_resource());
+  void* file = nullptr;
+  if (!op.resolve(node)) {
+    file = op.vol.nodes().any_open(node);
+    if (file == nullptr) return Status::error(ENOENT);
+  }
+  return fn(file);
+}
+
+void* context_of(uint64_t fh) { return Volume::Op::handle(fh)->context; }
+
+SetAttr to_set_attr(const fuse_setattr_in& in) {
+  SetAttr a;
+  auto both = [&](uint32_t fattr, uint32_t bit) {
+    if (in.valid & fattr) a.valid |= bit;
+  };
+  both(FATTR_MODE, SetAttr::kMode);
+  both(FATTR_UID, SetAttr::kUid);
+  both(FATTR_GID, SetAttr::kGid);
+  both(FATTR_SIZE, SetAttr::kSize);
+  both(FATTR_CTIME, SetAttr::kCtime);
+  if (in.valid & FATTR_ATIME) a.valid |= (in.valid & FATTR_ATIME_NOW) ? SetAttr::kAtimeNow : SetAttr::kAtime;
+  if (in.valid & FATTR_MTIME) a.valid |= (in.valid & FATTR_MTIME_NOW) ? SetAttr::kMtimeNow : SetAttr::kMtime;
+  if (in.valid & FATTR_KILL_SUIDGID) a.valid |= SetAttr::kKillSuid;
+  a.mode = in.mode;
+  a.uid = in.uid;
+  a.gid = in.gid;
+  a.size = in.size;
+  a.atime = {static_cast<time_t>(in.atime), static_cast<long>(in.atimensec)};
+  a.mtime = {static_cast<time_t>(in.mtime), static_cast<long>(in.mtimensec)};
+  a.ctime = {static_cast<time_t>(in.ctime), static_cast<long>(in.ctimensec)};
+  return a;
+}
+
+// Answers a size query (size 0) with the size, else the data if it fits.
+void reply_sized(Volume::Op& op, uint32_t room, const std::string& data) {
+  if (room == 0) {
+    fuse_getxattr_out out{static_cast<uint32_t>(data.size()), 0};
+    op.reply.ok(&out, sizeof(out));
+  } else if (data.size() > room) {
+    op.fail(ERANGE);
+  } else {
+    op.reply.ok(data.data(), data.size());
+  }
+}
+
+// With FUSE_HANDLE_KILLPRIV_V2 the kernel leaves clearing set-user-ID and
+// set-group-ID bits after a write or truncating open to us (which spares a
+// getxattr per write); the file system does it through set_file_info.
+void kill_suid_sgid(Volume::Op& op, void* file, FileInfo* info) {
+  bool sgid = (info->mode & S_ISGID) && (info->mode & S_IXGRP);
+  if (!(info->mode & S_ISUID) && !sgid) return;
+  SetAttr attr;
+  attr.valid = SetAttr::kKillSuid;
+  op.fs().set_file_info(op.caller, op.path, file, attr, info);
+}
+
+}  // namespace
+
+void Handlers::getattr(Volume::Op& op) {
+  const auto& in = op.arg<fuse_getattr_in>();
+  FileInfo info;
+  Status s = (in.getattr_flags & FUSE_GETATTR_FH)
+                 ? op.fs().get_file_info(op.path, context_of(in.fh), &info)
+                 : with_path(op, [&](void* file) { return op.fs().get_file_info(op.path, file, &info); });
+  if (!s) return op.reply_status(s);
+  op.reply_attr(info);
+}
+
+void Handlers::setattr(Volume::Op& op) {
+  const auto& in = op.arg<fuse_setattr_in>();
+  SetAttr attr = to_set_attr(in);
+  FileInfo info;
+  Status s = (in.valid & FATTR_FH)
+                 ? op.fs().set_file_info(op.caller, op.path, context_of(in.fh), attr, &info)
+                 : with_path(op, [&](void* file) {
+                     return op.fs().set_file_info(op.caller, op.path, file, attr, &info);
+                   });
+  if (!s) return op.reply_status(s);
+  op.reply_attr(info);
+}
+
+void Handlers::open_common(Volume::Op& op, Node* node, void* context, bool directory,
+                           uint32_t open_flags, const FileInfo* created) {
+  auto* f = new OpenFile{node, context, directory};
+  {
+    std::lock_guard lock(op.vol.open_mutex_);
+    op.vol.open_files_.insert(f);
+  }
+  op.vol.nodes().add_open(node, context);
+  fuse_open_out out{};
+  out.fh = reinterpret_cast<uint64_t>(f);
+  out.open_flags = open_flags;
+  iovec iov[2];
+  size_t n = 0;
+  fuse_entry_out entry{};
+  if (created) {
+    entry.nodeid = node->nodeid;
+    split_timeout(op.options().entry_timeout, &entry.entry_valid, &entry.entry_valid_nsec);
+    split_timeout(op.options().attr_timeout, &entry.attr_valid, &entry.attr_valid_nsec);
+    fill_attr(*created, &entry.attr);
+    iov[n++] = {&entry, sizeof(entry)};
+  }
+  iov[n++] = {&out, sizeof(out)};
+  if (!op.reply.ok({iov, n})) {
+    // The opener is gone (interrupted): the kernel will never release this.
+    if (created) op.vol.nodes().forget(node->nodeid, 1);
+    Handlers::release_handle(op.vol, f);
+  }
+}
+
+void Handlers::release_handle(Volume& vol, OpenFile* f) {
+  {
+    std::lock_guard lock(vol.open_mutex_);
+    vol.open_files_.erase(f);
+  }
+  if (f->directory) vol.fs().close_directory(f->context);
+  else vol.fs().close(f->context);
+  vol.nodes().remove_open(f->node, f->context);
+  delete f;
+}
+
+void Handlers::open(Volume::Op& op) {
+  const auto& in = op.arg<fuse_open_in>();
+  void* context = nullptr;
+  FileInfo info;
+  Status s = with_path(op, [&](void*) {
+    return op.fs().open(op.caller, op.path, static_cast<int>(in.flags), &context, &info);
+  });
+  if (!s) return op.reply_status(s);
+  if (in.open_flags & FUSE_OPEN_KILL_SUIDGID) kill_suid_sgid(op, context, &info);
+  open_common(op, op.node(), context, false, op.options().keep_cache ? FOPEN_KEEP_CACHE : 0);
+}
+
+void Handlers::create(Volume::Op& op) {
+  const auto& in = op.arg<fuse_create_in>();
+  Node* parent = op.node();
+  SharedGuard names_stable(op.vol.rename_resource());
+  std::string path;
+  if (Status s = op.resolve_child(parent, op.name, &path); !s) return op.reply_status(s);
+  void* context = nullptr;
+  FileInfo info;
+  int flags = static_cast<int>(in.flags);
+  Status s = op.fs().create(op.caller, path, (in.mode & 07777) | S_IFREG, flags, &context, &info);
+  if (s.err() == EEXIST && !(flags & O_EXCL)) {
+    s = op.fs().open(op.caller, path, flags & ~O_CREAT, &context, &info);  // lost a race to a creator
+  }
+  if (!s) return op.reply_status(s);
+  Node* node = op.vol.nodes().add_lookup(parent, op.name, info.ino);
+  open_common(op, node, context, false, op.options().keep_cache ? FOPEN_KEEP_CACHE : 0, &info);
+}
+
+void Handlers::read(Volume::Op& op) {
+  const auto& in = op.arg<fuse_read_in>();
+  char* buffer = reply_buffer(in.size);
+  Result<size_t> n = op.fs().read(op.caller, context_of(in.fh), buffer, in.offset, in.size);
+  if (!n) return op.fail(n.err());
+  op.reply.ok(buffer, std::min<size_t>(*n, in.size));
+}
+
+void Handlers::write(Volume::Op& op) {
+  const auto& in = op.arg<fuse_write_in>();
+  if (in.size > op.tail_size) return op.fail(EINVAL);
+  FileInfo info;
+  void* file = context_of(in.fh);
+  Result<size_t> n = op.fs().write(op.caller, file, op.tail, in.offset, in.size, &info);
+  if (!n) return op.fail(n.err());
+  if (in.write_flags & FUSE_WRITE_KILL_SUIDGID) kill_suid_sgid(op, file, &info);
+  fuse_write_out out{static_cast<uint32_t>(*n), 0};
+  op.reply.ok(&out, sizeof(out));
+}
+
+void Handlers::release(Volume::Op& op) {
+  release_handle(op.vol, Volume::Op::handle(op.arg<fuse_release_in>().fh));
+  op.reply.ok();
+}
+
+void Handlers::flush(Volume::Op& op) {
+  op.reply_status(op.fs().flush(context_of(op.arg<fuse_flush_in>().fh)));
+}
+
+void Handlers::fsync(Volume::Op& op) {
+  const auto& in = op.arg<fuse_fsync_in>();
+  op.reply_status(op.fs().fsync(context_of(in.fh), in.fsync_flags & FUSE_FSYNC_FDATASYNC));
+}
+
+void Handlers::fallocate(Volume::Op& op) {
+  const auto& in = op.arg<fuse_fallocate_in>();
+  FileInfo info;
+  op.reply_status(op.fs().fallocate(context_of(in.fh), static_cast<int>(in.mode), in.offset, in.length, &info));
+}
+
+void Handlers::lseek(Volume::Op& op) {
+  const auto& in = op.arg<fuse_lseek_in>();
+  Result<uint64_t> off = op.fs().seek(context_of(in.fh), in.offset, static_cast<int>(in.whence));
+  if (!off) return op.fail(off.err());
+  fuse_lseek_out out{*off};
+  op.reply.ok(&out, sizeof(out));
+}
+
+void Handlers::copy_file_range(Volume::Op& op) {
+  const auto& in = op.arg<fuse_copy_file_range_in>();
+  FileInfo info;
+  Result<size_t> n = op.fs().copy_range(context_of(in.fh_in), in.off_in, context_of(in.fh_out),
+                                        in.off_out, in.len, &info);
+  if (!n) return op.fail(n.err());
+  fuse_write_out out{static_cast<uint32_t>(*n), 0};
+  op.reply.ok(&out, sizeof(out));
+}
+
+void Handlers::statfs(Volume::Op& op) {
+  VolumeInfo v;
+  if (Status s = op.fs().get_volume_info(&v); !s) return op.reply_status(s);
+  fuse_statfs_out out{};
+  uint32_t bsize = v.block_size ? v.block_size : 4096;
+  out.st.bsize = bsize;
+  out.st.frsize = bsize;
+  out.st.blocks = v.total_bytes / bsize;
+  out.st.bfree = v.free_bytes / bsize;
+  out.st.bavail = v.free_bytes / bsize;
+  out.st.files = v.total_files;
+  out.st.ffree = v.free_files;
+  out.st.namelen = v.name_max;
+  op.reply.ok(&out, sizeof(out));
+}
+
+void Handlers::access(Volume::Op& op) {
+  // Sent only without default_permissions: check the mode bits ourselves.
+  uint32_t mask = op.arg<fuse_access_in>().mask;
+  FileInfo info;
+  Status s = with_path(op, [&](void* file) { return op.fs().get_file_info(op.path, file, &info); });
+  if (!s || mask == F_OK) return op.reply_status(s);
+  uint32_t bits;
+  if (op.caller.uid == 0) {
+    // root may do anything but execute a file that nobody may execute.
+    bits = R_OK | W_OK | ((S_ISDIR(info.mode) || (info.mode & 0111)) ? X_OK : 0);
+  } else if (op.caller.uid == info.uid) {
+    bits = (info.mode >> 6) & 7;
+  } else if (op.caller.gid == info.gid) {
+    bits = (info.mode >> 3) & 7;
+  } else {
+    bits = info.mode & 7;
+  }
+  op.reply_status((bits & mask) == mask ? Status::ok() : Status::error(EACCES));
+}
+
+void Handlers::setxattr(Volume::Op& op) {
+  const auto& in = op.arg<fuse_setxattr_in>();
+  if (in.size > op.tail_size) return op.fail(EINVAL);
+  if (op.name.empty() || op.name.size() > XATTR_NAME_MAX) return op.fail(ERANGE);
+  if (in.size > XATTR_SIZE_MAX) return op.fail(E2BIG);
+  std::string name(op.name);
+  std::string_view value(op.tail, in.size);
+  op.reply_status(with_path(op, [&](void* file) {
+    return op.fs().set_xattr(op.path, file, name, value, static_cast<int>(in.flags));
+  }));
+}
+
+void Handlers::getxattr(Volume::Op& op) {
+  const auto& in = op.arg<fuse_getxattr_in>();
+  if (op.name.empty() || op.name.size() > XATTR_NAME_MAX) return op.fail(ERANGE);
+  std::string name(op.name), value;
+  Status s = with_path(op, [&](void* file) { return op.fs().get_xattr(op.path, file, name, &value); });
+  if (!s) return op.reply_status(s);
+  reply_sized(op, in.size, value);
+}
+
+void Handlers::listxattr(Volume::Op& op) {
+  const auto& in = op.arg<fuse_getxattr_in>();
+  std::string names;
+  Status s = with_path(op, [&](void* file) { return op.fs().list_xattr(op.path, file, &names); });
+  if (!s) return op.reply_status(s);
+  reply_sized(op, in.size, names);
+}
+
+void Handlers::removexattr(Volume::Op& op) {
+  std::string name(op.name);
+  op.reply_status(with_path(op, [&](void* file) { return op.fs().remove_xattr(op.path, file, name); }));
+}
+
+}  // namespace linfsp

@@ -1,0 +1,276 @@
+#include "volume/node_table.h"
+
+#include <linux/fs.h>
+#include <linux/limits.h>
+
+#include <algorithm>
+
+namespace linfsp {
+
+NodeTable::NodeTable(uint64_t root_ino) {
+  root_ = new Node(kRootId, root_ino);
+  root_->lookups = 1;  // the kernel never forgets the root
+  by_id_[kRootId] = root_;
+  if (root_ino != 0) by_ino_[root_ino] = root_;
+}
+
+NodeTable::~NodeTable() {
+  for (auto& [id, node] : by_id_) delete node;
+}
+
+Node* NodeTable::get(uint64_t nodeid) const {
+  std::shared_lock lock(mutex_);
+  auto it = by_id_.find(nodeid);
+  return it == by_id_.end() ? nullptr : it->second;
+}
+
+Node* NodeTable::child(Node* parent, std::string_view name) const {
+  std::shared_lock lock(mutex_);
+  auto it = parent->children.find(name);
+  return it == parent->children.end() ? nullptr : it->second;
+}
+
+Node* NodeTable::add_lookup(Node* parent, std::string_view name, uint64_t ino) {
+  {
+    // The common case: the kernel asks again for a name it knew.
+    std::shared_lock lock(mutex_);
+    auto it = parent->children.find(name);
+    if (it != parent->children.end() && it->second->ino == ino && ino != 0) {
+      it->second->lookups.fetch_add(1, std::memory_order_relaxed);
+      return it->second;
+    }
+  }
+  std::unique_lock lock(mutex_);
+  auto it = parent->children.find(name);
+  if (it != parent->children.end()) {
+    if (it->second->ino == ino && ino != 0) {
+      it->second->lookups.fetch_add(1, std::memory_order_relaxed);
+      return it->second;
+    }
+    // The name now means another file (changed behind the kernel's back).
+    unlink_locked(parent, name);
+  }
+  Node* node = find_or_create(ino);
+  node->links.push_back({parent, std::string(name)});
+  parent->children.emplace(std::string(name), node);
+  node->lookups.fetch_add(1, std::memory_order_relaxed);
+  return node;
+}
+
+Node* NodeTable::find_or_create(uint64_t ino) {
+  if (ino != 0) {
+    auto it = by_ino_.find(ino);
+    if (it != by_ino_.end()) return it->second;
+  }
+  Node* node = new Node(next_id_++, ino);
+  by_id_[node->nodeid] = node;
+  if (ino != 0) by_ino_[ino] = node;
+  return node;
+}
+
+void NodeTable::forget(uint64_t nodeid, uint64_t count) {
+  std::unique_lock lock(mutex_);
+  auto it = by_id_.find(nodeid);
+  if (it == by_id_.end() || it->second == root_) return;
+  Node* node = it->second;
+  uint64_t have = node->lookups.load(std::memory_order_relaxed);
+  node->lookups.store(have > count ? have - count : 0, std::memory_order_relaxed);
+  maybe_free(node);
+}
+
+void NodeTable::maybe_free(Node* node) {
+  while (node != root_ && node->lookups.load(std::memory_order_relaxed) == 0 &&
+         node->opens.load(std::memory_order_relaxed) == 0 && node->children.empty()) {
+    std::vector<Link> links = std::move(node->links);
+    by_id_.erase(node->nodeid);
+    auto ino_it = by_ino_.find(node->ino);
+    if (ino_it != by_ino_.end() && ino_it->second == node) by_ino_.erase(ino_it);
+    delete node;
+    // Our links pinned their parents; the last one may now go too.
+    for (size_t i = 0; i + 1 < links.size(); ++i) {
+      links[i].parent->children.erase(links[i].name);
+      maybe_free(links[i].parent);
+    }
+    if (links.empty()) return;
+    node = links.back().parent;
+    node->children.erase(links.back().name);
+  }
+}
+
+void NodeTable::unlink_locked(Node* parent, std::string_view name) {
+  auto it = parent->children.find(name);
+  if (it == parent->children.end()) return;
+  Node* node = it->second;
+  parent->children.erase(it);
+  auto& links = node->links;
+  links.erase(std::remove_if(links.begin(), links.end(),
+                             [&](const Link& l) { return l.parent == parent && l.name == name; }),
+              links.end());
+  maybe_free(node);
+}
+
+bool NodeTable::path(const Node* node, std::string* out) const {
+  if (node == root_) {
+    *out = "/";
+    return true;
+  }
+  std::shared_lock lock(mutex_);
+  return path_locked(node, out);
+}
+
+bool NodeTable::path_locked(const Node* node, std::string* out) const {
+  const Link* chain[PATH_MAX / 2];
+  size_t depth = 0;
+  size_t length = 0;
+  while (node != root_) {
+    if (node->links.empty() || depth == std::size(chain)) return false;
+    const Link& link = node->links.back();
+    chain[depth++] = &link;
+    length += link.name.size() + 1;
+    node = link.parent;
+  }
+  if (length >= PATH_MAX) return false;
+  out->clear();
+  out->reserve(length);
+  while (depth > 0) {
+    out->push_back('/');
+    out->append(chain[--depth]->name);
+  }
+  return true;
+}
+
+void NodeTable::remove_name(Node* parent, std::string_view name) {
+  std::unique_lock lock(mutex_);
+  unlink_locked(parent, name);
+}
+
+void NodeTable::remove_name(uint64_t parent_id, std::string_view name) {
+  std::unique_lock lock(mutex_);
+  auto it = by_id_.find(parent_id);
+  if (it != by_id_.end()) unlink_locked(it->second, name);
+}
+
+NodeTable::Known NodeTable::known(const std::string& path) const {
+  std::shared_lock lock(mutex_);
+  Known k;
+  const Node* node = root_;
+  k.node = root_->nodeid;
+  for (size_t pos = 1; pos < path.size();) {
+    size_t end = path.find('/', pos);
+    if (end == std::string::npos) end = path.size();
+    if (node == nullptr) return {};  // below a name the kernel never looked up
+    k.parent = node->nodeid;
+    k.name = path.substr(pos, end - pos);
+    auto it = node->children.find(k.name);
+    node = it == node->children.end() ? nullptr : it->second;
+    pos = end + 1;
+  }
+  k.node = node ? node->nodeid : 0;
+  return k;
+}
+
+void NodeTable::rename(Node* from_parent, std::string_view from, Node* to_parent,
+                       std::string_view to, unsigned flags) {
+  std::unique_lock lock(mutex_);
+  auto src_it = from_parent->children.find(from);
+  Node* src = src_it == from_parent->children.end() ? nullptr : src_it->second;
+  auto dst_it = to_parent->children.find(to);
+  Node* dst = dst_it == to_parent->children.end() ? nullptr : dst_it->second;
+  if (src == dst && src != nullptr) return;  // two names of one file: nothing moves
+
+  auto move_link = [&](Node* node, Node* old_parent, std::string_view old_name, Node* new_parent,
+                       std::string_view new_name) {
+    for (Link& l : node->links) {
+      if (l.parent == old_parent && l.name == old_name) {
+        l.parent = new_parent;
+        l.name = std::string(new_name);
+        // The newest link names the node in paths.
+        std::swap(l, node->links.back());
+        break;
+      }
+    }
+  };
+  if (flags & RENAME_EXCHANGE) {
+    if (src) from_parent->children.erase(std::string(from));
+    if (dst) to_parent->children.erase(std::string(to));
+    if (src) {
+      move_link(src, from_parent, from, to_parent, to);
+      to_parent->children.emplace(std::string(to), src);
+    }
+    if (dst) {
+      move_link(dst, to_parent, to, from_parent, from);
+      from_parent->children.emplace(std::string(from), dst);
+    }
+    // A side that moved away may have left its old parent unpinned.
+    maybe_free(from_parent);
+    maybe_free(to_parent);
+    return;
+  }
+  if (dst) unlink_locked(to_parent, to);  // replaced
+  if (src) {
+    from_parent->children.erase(std::string(from));
+    move_link(src, from_parent, from, to_parent, to);
+    to_parent->children.emplace(std::string(to), src);
+    maybe_free(from_parent);
+  }
+}
+
+void NodeTable::add_open(Node* node, void* context) {
+  node->opens.fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard lock(node->open_mutex);
+  node->open_contexts.push_back(context);
+}
+
+void NodeTable::remove_open(Node* node, void* context) {
+  {
+    std::lock_guard lock(node->open_mutex);
+    auto& v = node->open_contexts;
+    auto it = std::find(v.begin(), v.end(), context);
+    if (it != v.end()) v.erase(it);
+  }
+  std::unique_lock lock(mutex_);
+  node->opens.fetch_sub(1, std::memory_order_relaxed);
+  maybe_free(node);
+}
+
+void* NodeTable::any_open(Node* node) const {
+  std::lock_guard lock(node->open_mutex);
+  return node->open_contexts.empty() ? nullptr : node->open_contexts.back();
+}
+
+size_t NodeTable::size() const {
+  std::shared_lock lock(mutex_);
+  return by_id_.size();
+}
+
+std::vector<std::pair<uint64_t, std::string>> NodeTable::paths() const {
+  std::shared_lock lock(mutex_);
+  std::vector<std::pair<uint64_t, std::string>> out;
+  for (const auto& [id, node] : by_id_) {
+    std::string p = "/";
+    if (node == root_ || path_locked(node, &p)) out.emplace_back(node->ino, std::move(p));
+  }
+  return out;
+}
+
+std::string NodeTable::check() const {
+  std::shared_lock lock(mutex_);
+  for (const auto& [id, node] : by_id_) {
+    if (node->nodeid != id) return "nodeid mismatch at " + std::to_string(id);
+    for (const Link& l : node->links) {
+      auto it = l.parent->children.find(l.name);
+      if (it == l.parent->children.end() || it->second != node) {
+        return "link " + l.name + " of node " + std::to_string(id) + " missing in its parent";
+      }
+      if (!by_id_.count(l.parent->nodeid)) return "parent of node " + std::to_string(id) + " freed";
+    }
+    for (const auto& [name, child] : node->children) {
+      bool found = std::any_of(child->links.begin(), child->links.end(),
+                               [&](const Link& l) { return l.parent == node && l.name == name; });
+      if (!found) return "child " + name + " of node " + std::to_string(id) + " has no link back";
+    }
+  }
+  return {};
+}
+
+}  // namespace linfsp

@@ -1,0 +1,119 @@
+// The node table: nodeid <-> file node <-> names, mirroring what the kernel
+// knows (its dentries and inodes), so that every request can be given a path.
+//
+// Nodes are keyed by the file system's index number (FileInfo::ino), so all
+// hard links of a file share one nodeid and the kernel keeps one page cache
+// for them. A node remembers each name the kernel looked up (its links); a
+// path is built from the newest link up to the root.
+//
+// Lifetimes (separate counts): `lookups` are the kernel's references (entry
+// replies minus FORGET); `opens` are open handles; `children` pin a parent.
+// A node is freed when all three are zero. Nodeids are never reused.
+//
+// Locking: one reader/writer lock. Path building and the lookup of a known
+// name take it shared; adding, removing and moving names take it exclusive.
+// Callers hold the volume's rename resource shared (exclusive for rename), so
+// names do not change while a request works with a path it built.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace linfsp {
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+struct Node;
+
+struct Link {
+  Node* parent;
+  std::string name;
+};
+
+struct Node {
+  Node(uint64_t id, uint64_t index) : nodeid(id), ino(index) {}
+  const uint64_t nodeid;
+  const uint64_t ino;
+  std::atomic<uint64_t> lookups{0};  // changed under the table lock (shared suffices)
+  std::atomic<uint32_t> opens{0};    // likewise
+  // Guarded by NodeTable::mutex_.
+  std::vector<Link> links;
+  std::unordered_map<std::string, Node*, StringHash, std::equal_to<>> children;
+  // Open contexts of this node, for requests on an unlinked-but-open file
+  // that come without a handle. Guarded by open_mutex.
+  std::mutex open_mutex;
+  std::vector<void*> open_contexts;
+};
+
+class NodeTable {
+ public:
+  static constexpr uint64_t kRootId = 1;
+  explicit NodeTable(uint64_t root_ino);
+  ~NodeTable();
+  NodeTable(const NodeTable&) = delete;
+  NodeTable& operator=(const NodeTable&) = delete;
+
+  Node* root() { return root_; }
+  // The node for a kernel nodeid, or null.
+  Node* get(uint64_t nodeid) const;
+  // The node the kernel knows under (parent, name), or null.
+  Node* child(Node* parent, std::string_view name) const;
+  // The kernel got an entry for (parent, name) -> ino: one more lookup.
+  Node* add_lookup(Node* parent, std::string_view name, uint64_t ino);
+  // The kernel forgot `count` lookups of nodeid.
+  void forget(uint64_t nodeid, uint64_t count);
+  // Builds "/a/b" for node; false if it has no name (unlinked) or the path
+  // would exceed PATH_MAX.
+  bool path(const Node* node, std::string* out) const;
+  // (parent, name) was removed.
+  void remove_name(Node* parent, std::string_view name);
+  // The same, by nodeid, for callers that hold no kernel reference.
+  void remove_name(uint64_t parent_id, std::string_view name);
+
+  // What the kernel knows of an absolute path: the nodeids of the last
+  // component's parent and of the component itself (0 where unknown).
+  struct Known {
+    uint64_t parent = 0;
+    uint64_t node = 0;
+    std::string name;  // the last component
+  };
+  Known known(const std::string& path) const;
+  // A rename succeeded; flags as for renameat2.
+  void rename(Node* from_parent, std::string_view from, Node* to_parent, std::string_view to,
+              unsigned flags);
+  void add_open(Node* node, void* context);
+  void remove_open(Node* node, void* context);
+  // Some open context of node, or null.
+  void* any_open(Node* node) const;
+
+  size_t size() const;
+  // (ino, path) of every node that has a name.
+  std::vector<std::pair<uint64_t, std::string>> paths() const;
+  // Checks the invariants (every link is mirrored in its parent's children
+  // and vice versa, counts are sane); returns a description of the first
+  // violation, or empty.
+  std::string check() const;
+
+ private:
+  Node* find_or_create(uint64_t ino);    // REQUIRES: mutex_ exclusive
+  void unlink_locked(Node* parent, std::string_view name);  // REQUIRES: mutex_ exclusive
+  bool path_locked(const Node* node, std::string* out) const;  // REQUIRES: mutex_ held
+  void maybe_free(Node* node);           // REQUIRES: mutex_ exclusive
+
+  mutable std::shared_mutex mutex_;
+  std::unordered_map<uint64_t, Node*> by_id_;   // guarded by mutex_
+  std::unordered_map<uint64_t, Node*> by_ino_;  // guarded by mutex_
+  uint64_t next_id_ = kRootId + 1;              // guarded by mutex_
+  Node* root_;
+};
+
+}  // namespace linfsp

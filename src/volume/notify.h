@@ -1,0 +1,91 @@
+// Notify sessions, the notify worker and the invalidation queue.
+//
+// Lock order and why it cannot deadlock (docs/notify.md has the long form):
+// - A session holds the rename resource shared, owned by the session counter
+//   (token), from the first begin to the last processed end.
+// - The worker takes the resource with acquire_shared_starve_exclusive: a
+//   rename queued as an exclusive waiter behind the session cannot block it,
+//   so the worker always reaches the End that releases the session.
+// - The worker only resolves names to nodeids; the writes to the kernel,
+//   which may block on the kernel's directory locks (held by a kernel RENAME
+//   that waits for us), happen on the invalidation thread, which holds no
+//   LinFsp lock. No request thread waits for an invalidation.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "kernel/channel.h"
+#include "linfsp/notify.h"
+#include "volume/node_table.h"
+#include "volume/resource.h"
+
+namespace linfsp {
+
+struct NotifyChange {
+  NotifyAction action;
+  std::string path;  // absolute, validated
+};
+
+// Validates a batch; rejects it whole on the first bad record.
+Result<std::vector<NotifyChange>> parse_notify_batch(const void* data, size_t size);
+
+class NotifyEngine {
+ public:
+  NotifyEngine(Resource& rename_resource, NodeTable& nodes, bool debug);
+  ~NotifyEngine();  // stop()
+  // Starts the worker and the invalidation thread writing to `transport`.
+  void start(kernel::Transport& transport);
+  // Ends both threads; releases an open session.
+  void stop();
+
+  Status begin(std::chrono::milliseconds timeout);
+  Status post(const void* batch, size_t size);
+  Status end();
+
+  // Session state, for diagnostics.
+  std::string describe() const;
+  // Waits until every queued batch and invalidation has been handled.
+  bool drain(std::chrono::milliseconds timeout);
+
+ private:
+  struct EndMarker {};
+  using WorkItem = std::variant<std::vector<NotifyChange>, EndMarker>;
+  struct Invalidation {
+    int code;          // FUSE_NOTIFY_INVAL_ENTRY / _INVAL_INODE / _DELETE
+    uint64_t nodeid;   // parent (entry, delete) or the inode
+    uint64_t child;    // delete: the child's nodeid
+    int64_t offset;    // inode: -1 = attributes only, 0 = attributes and data
+    std::string name;  // entry, delete
+  };
+
+  OwnerToken session_token() const { return reinterpret_cast<OwnerToken>(&sessions_); }
+  void worker();
+  void invalidator();
+  void resolve(const NotifyChange& change, std::vector<Invalidation>* out);
+  void release_session_locked();
+
+  Resource& resource_;
+  NodeTable& nodes_;
+  const bool debug_;
+  kernel::Transport* transport_ = nullptr;
+
+  mutable std::mutex mutex_;
+  std::condition_variable work_cv_;  // work_ or stopping_ changed
+  std::condition_variable idle_cv_;  // a queue drained
+  uint32_t sessions_ = 0;       // begins minus processed ends; guarded by mutex_
+  uint32_t open_ = 0;           // begins minus ends called; guarded by mutex_
+  std::deque<WorkItem> work_;   // guarded by mutex_
+  std::deque<Invalidation> invalidations_;  // guarded by mutex_
+  bool busy_worker_ = false, busy_invalidator_ = false;  // guarded by mutex_
+  bool stopping_ = false;       // guarded by mutex_
+  std::thread worker_thread_, invalidator_thread_;
+};
+
+}  // namespace linfsp

@@ -1,0 +1,110 @@
+// Private to volume/: the request being handled and the helpers the
+// per-operation files share.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "volume/volume.h"
+
+namespace linfsp {
+
+struct Volume::Op {
+  Volume& vol;
+  const fuse_in_header& header;
+  const char* in;          // the opcode's fixed input struct
+  std::string_view name;   // first name, when the opcode has one
+  std::string_view name2;  // second name (SYMLINK target, RENAME new name)
+  const char* tail;        // bytes after the names (SETXATTR value, WRITE data)
+  size_t tail_size;
+  Caller caller;
+  kernel::Reply& reply;
+  std::string path;  // the path the operation resolved (for the debug log)
+
+  template <typename T>
+  const T& arg() const {
+    return *reinterpret_cast<const T*>(in);
+  }
+  Node* node() const { return vol.nodes_->get(header.nodeid); }
+  FileSystemBase& fs() const { return vol.fs_; }
+  const VolumeOptions& options() const { return vol.options_; }
+
+  void fail(int err) { reply.error(err); }
+  // Replies with the status's errno (or 0 with no payload).
+  void reply_status(const Status& s) {
+    if (s) reply.ok();
+    else reply.error(s.err());
+  }
+  // Replies with an entry; if the kernel refuses it, undoes the lookup.
+  void reply_entry(Node* node, const FileInfo& info);
+  void reply_attr(const FileInfo& info);
+
+  // Resolves the request's node to a path into `path`; false when it has no
+  // name. REQUIRES: the rename resource held.
+  bool resolve(Node* node);
+  // The path of `name` inside node `parent`. REQUIRES: the rename resource held.
+  Status resolve_child(Node* parent, std::string_view name, std::string* out);
+  // The open context behind a kernel file handle.
+  static OpenFile* handle(uint64_t fh) { return reinterpret_cast<OpenFile*>(fh); }
+};
+
+// A per-thread buffer for replies, grown once and reused.
+char* reply_buffer(size_t size);
+// Converts seconds to the kernel's (seconds, nanoseconds) pair.
+void split_timeout(double seconds, uint64_t* sec, uint32_t* nsec);
+void fill_attr(const FileInfo& info, fuse_attr* attr);
+
+// Per-opcode handlers, grouped by file.
+struct Handlers {
+  // names.cc
+  static void lookup(Volume::Op& op);
+  static void forget(Volume::Op& op);
+  static void batch_forget(Volume::Op& op);
+  static void mkdir(Volume::Op& op);
+  static void mknod(Volume::Op& op);
+  static void symlink(Volume::Op& op);
+  static void link(Volume::Op& op);
+  static void unlink(Volume::Op& op);
+  static void rmdir(Volume::Op& op);
+  static void rename(Volume::Op& op);
+  static void rename2(Volume::Op& op);
+  static void readlink(Volume::Op& op);
+  // files.cc
+  static void getattr(Volume::Op& op);
+  static void setattr(Volume::Op& op);
+  static void open(Volume::Op& op);
+  static void create(Volume::Op& op);
+  static void read(Volume::Op& op);
+  static void write(Volume::Op& op);
+  static void release(Volume::Op& op);
+  static void flush(Volume::Op& op);
+  static void fsync(Volume::Op& op);
+  static void fallocate(Volume::Op& op);
+  static void lseek(Volume::Op& op);
+  static void copy_file_range(Volume::Op& op);
+  static void statfs(Volume::Op& op);
+  static void access(Volume::Op& op);
+  static void setxattr(Volume::Op& op);
+  static void getxattr(Volume::Op& op);
+  static void listxattr(Volume::Op& op);
+  static void removexattr(Volume::Op& op);
+  // dirs.cc
+  static void opendir(Volume::Op& op);
+  static void readdir(Volume::Op& op);
+  static void readdirplus(Volume::Op& op);
+  static void releasedir(Volume::Op& op);
+  static void fsyncdir(Volume::Op& op);
+  // volume.cc
+  static void interrupt(Volume::Op& op);
+  static void destroy(Volume::Op& op);
+  static void ok(Volume::Op& op);
+  static void not_supported(Volume::Op& op);
+
+  // Registers an open handle and answers OPEN/OPENDIR, or CREATE when
+  // `created` holds the new file's attributes.
+  static void open_common(Volume::Op& op, Node* node, void* context, bool directory,
+                          uint32_t open_flags, const FileInfo* created = nullptr);
+  static void release_handle(Volume& vol, OpenFile* file);
+};
+
+}  // namespace linfsp

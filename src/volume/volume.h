@@ -1,0 +1,75 @@
+// volume/: the FSD equivalent. Decodes each kernel request, resolves nodeids
+// to paths under the rename resource, calls the file system through the
+// native API, and encodes the reply.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <unordered_set>
+
+#include "kernel/channel.h"
+#include "linfsp/filesystem.h"
+#include "volume/node_table.h"
+#include "volume/notify.h"
+#include "volume/resource.h"
+
+namespace linfsp {
+
+struct VolumeOptions {
+  double entry_timeout = 1.0;
+  double attr_timeout = 1.0;
+  double negative_timeout = 0.0;
+  bool keep_cache = true;
+  bool debug = false;
+};
+
+// An open file or directory: the handle (fh) the kernel holds.
+struct OpenFile {
+  Node* node;
+  void* context;  // the file system's
+  bool directory;
+};
+
+class Volume final : public kernel::RequestHandler {
+ public:
+  Volume(FileSystemBase& fs, VolumeOptions options);
+  ~Volume() override;
+
+  // Reads the root's attributes; call before the kernel can send requests.
+  Status open_root();
+  // Adopts what INIT negotiated (e.g. whether readdirplus is on).
+  void set_negotiated(const kernel::Negotiated& negotiated) { negotiated_ = negotiated; }
+  // Closes every context the kernel did not release (after the connection ended).
+  void close_all();
+  // Checks that the node table is consistent and that every name it holds
+  // resolves in the file system to the same file; returns the first problem.
+  std::string check_consistency();
+
+  void handle(const kernel::Request& request, kernel::Reply& reply) override;
+
+  NodeTable& nodes() { return *nodes_; }
+  Resource& rename_resource() { return rename_resource_; }
+  NotifyEngine& notify() { return *notify_; }
+  FileSystemBase& fs() { return fs_; }
+
+  struct Op;  // one request being handled
+
+ private:
+  friend struct Handlers;
+  FileSystemBase& fs_;
+  const VolumeOptions options_;
+  kernel::Negotiated negotiated_;
+  std::unique_ptr<NodeTable> nodes_;
+  // Held shared by every name-dependent operation while it resolves paths and
+  // calls the file system; exclusive by rename. See DESIGN.md.
+  Resource rename_resource_;
+  std::unique_ptr<NotifyEngine> notify_;  // after open_root()
+  // Open handles, for close_all(). Guarded by open_mutex_.
+  std::mutex open_mutex_;
+  std::unordered_set<OpenFile*> open_files_;
+  struct InFlight;
+  std::unique_ptr<InFlight> in_flight_;
+};
+
+}  // namespace linfsp
