@@ -104,6 +104,7 @@ void NotifyEngine::stop() {
     release_session_locked();
   }
   work_cv_.notify_all();
+  idle_cv_.notify_all();
   if (worker_thread_.joinable()) worker_thread_.join();
   if (invalidator_thread_.joinable()) invalidator_thread_.join();
 }
@@ -149,9 +150,11 @@ Status NotifyEngine::begin(std::chrono::milliseconds timeout) {
 
 Status NotifyEngine::post(const void* batch, size_t size) {
   Result<std::vector<NotifyChange>> changes = parse_notify_batch(batch, size);
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   if (open_ == 0) return Status::error(EINVAL, "notify: no open session (call notify_begin first)");
   if (!changes) return changes.status();
+  idle_cv_.wait(lock, [this] { return stopping_ || work_.size() < kMaxQueuedBatches; });
+  if (stopping_) return Status::error(ESHUTDOWN, "notify: the volume is stopping");
   work_.push_back(std::move(*changes));
   work_cv_.notify_all();
   return Status::ok();
@@ -189,7 +192,9 @@ void NotifyEngine::worker() {
     if (std::holds_alternative<EndMarker>(item) && sessions_ > 0 && --sessions_ == 0) {
       resource_.release(session_token());
     }
-    for (auto& inv : found) invalidations_.push_back(std::move(inv));
+    for (auto& inv : found) {
+      if (pending_.insert(inv.key()).second) invalidations_.push_back(std::move(inv));
+    }
     busy_worker_ = false;
     work_cv_.notify_all();
     idle_cv_.notify_all();
@@ -234,6 +239,11 @@ void NotifyEngine::resolve(const NotifyChange& c, std::vector<Invalidation>* out
   }
 }
 
+std::string NotifyEngine::Invalidation::key() const {
+  return std::to_string(code) + ":" + std::to_string(nodeid) + ":" + std::to_string(child) + ":" +
+         std::to_string(offset) + ":" + name;
+}
+
 void NotifyEngine::invalidator() {
   for (;;) {
     Invalidation inv;
@@ -243,6 +253,7 @@ void NotifyEngine::invalidator() {
       if (stopping_) return;
       inv = std::move(invalidations_.front());
       invalidations_.pop_front();
+      pending_.erase(inv.key());
       busy_invalidator_ = true;
     }
     // No LinFsp lock is held here: the kernel may block this write on a

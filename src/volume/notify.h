@@ -18,6 +18,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -63,6 +64,7 @@ class NotifyEngine {
     uint64_t child;    // delete: the child's nodeid
     int64_t offset;    // inode: -1 = attributes only, 0 = attributes and data
     std::string name;  // entry, delete
+    std::string key() const;
   };
 
   OwnerToken session_token() const { return reinterpret_cast<OwnerToken>(&sessions_); }
@@ -81,8 +83,14 @@ class NotifyEngine {
   std::condition_variable idle_cv_;  // a queue drained
   uint32_t sessions_ = 0;       // begins minus processed ends; guarded by mutex_
   uint32_t open_ = 0;           // begins minus ends called; guarded by mutex_
+  // Batches wait here; post() blocks while it is full (the worker never
+  // waits for anything a poster holds, so this cannot deadlock).
+  static constexpr size_t kMaxQueuedBatches = 1024;
   std::deque<WorkItem> work_;   // guarded by mutex_
+  // Unbounded, since the invalidator may wait for a kernel RENAME that waits
+  // for a session; but an invalidation already pending is not queued twice.
   std::deque<Invalidation> invalidations_;  // guarded by mutex_
+  std::unordered_set<std::string> pending_;  // keys of invalidations_; guarded by mutex_
   bool busy_worker_ = false, busy_invalidator_ = false;  // guarded by mutex_
   bool stopping_ = false;       // guarded by mutex_
   std::thread worker_thread_, invalidator_thread_;

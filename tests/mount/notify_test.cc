@@ -174,7 +174,10 @@ TEST(Notify, StressRenamesOpensAndSessions) {
     for (auto& th : threads) th.join();
     return true;
   });
+  auto started = std::chrono::steady_clock::now();
   await(runner, m, "stress threads did not finish");
+  std::printf("stress: %ld renames, %ld stats, %ld sessions, %.1f s\n", renames.load(), stats.load(),
+              sessions.load(), std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   ASSERT_TRUE(m.host().notify_drain(20s)) << m.host().describe_state();
   EXPECT_EQ(errors.load(), 0);
   EXPECT_GT(renames.load(), 0);
