@@ -49,7 +49,8 @@ constexpr std::array<OpcodeInfo, kMaxOpcode> make_table() {
   set(FUSE_STATFS, "STATFS", Handlers::statfs, 0, 0);
   set(FUSE_RELEASE, "RELEASE", Handlers::release, sizeof(fuse_release_in), 0);
   set(FUSE_FSYNC, "FSYNC", Handlers::fsync, sizeof(fuse_fsync_in), 0);
-  set(FUSE_SETXATTR, "SETXATTR", Handlers::setxattr, sizeof(fuse_setxattr_in), 1);
+  // Without FUSE_SETXATTR_EXT the kernel sends the short, 8-byte form.
+  set(FUSE_SETXATTR, "SETXATTR", Handlers::setxattr, FUSE_COMPAT_SETXATTR_IN_SIZE, 1);
   set(FUSE_GETXATTR, "GETXATTR", Handlers::getxattr, sizeof(fuse_getxattr_in), 1);
   set(FUSE_LISTXATTR, "LISTXATTR", Handlers::listxattr, sizeof(fuse_getxattr_in), 0);
   set(FUSE_REMOVEXATTR, "REMOVEXATTR", Handlers::removexattr, 0, 1);
