@@ -365,6 +365,24 @@ TEST_F(Memfs, MaxSizeGivesEnospc) {
   close(fd);
 }
 
+TEST_F(Memfs, CaseInsensitiveNamesFindTheSameFile) {
+  mount({"--case-insensitive"});
+  ASSERT_TRUE(write_file(p("Hello.TXT"), "hi"));
+  EXPECT_EQ(read_all(p("hello.txt")), "hi");
+  EXPECT_EQ(read_all(p("HELLO.txt")), "hi");
+  struct stat a, b;
+  SYS_OK(stat(p("Hello.TXT").c_str(), &a));
+  SYS_OK(stat(p("hello.txt").c_str(), &b));
+  EXPECT_EQ(a.st_ino, b.st_ino);
+  SYS_FAILS(open(p("HELLO.TXT").c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644), EEXIST);
+  EXPECT_EQ(list(fs_->dir()), (std::set<std::string>{".", "..", "Hello.TXT"})) << "the name keeps its case";
+  // (A rename that only changes case never reaches MEMFS: the kernel sees
+  // both names lead to one inode and treats it as a rename onto itself.)
+  SYS_OK(mkdir(p("Dir").c_str(), 0755));
+  ASSERT_TRUE(write_file(p("DIR/inner"), "x"));
+  EXPECT_EQ(read_all(p("dir/INNER")), "x");
+}
+
 TEST_F(Memfs, ReadOnlyMountRefusesWrites) {
   mount({"-o", "ro"});
   SYS_FAILS(open(p("f").c_str(), O_CREAT | O_WRONLY, 0644), EROFS);
