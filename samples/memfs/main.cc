@@ -73,12 +73,14 @@ int main(int argc, char** argv) {
   // MEMFS keeps no permissions logic of its own: the kernel enforces them.
   options.default_permissions = true;
   // Every change reaches MEMFS through the kernel (or is notified), so the
-  // kernel may cache names and attributes for long.
-  options.entry_timeout = options.attr_timeout = 60;
+  // kernel may cache names, attributes and "no such name" for long.
+  options.entry_timeout = options.attr_timeout = options.negative_timeout = 60;
   if (linfsp::Status s = linfsp::parse_command_line(argc, argv, &options, extra); !s) {
     std::fprintf(stderr, "memfs: %s\n%s", s.message().c_str(), "Try 'memfs --help'.\n");
     return 2;
   }
+  // A cached "no such name" for HELLO would hide a file created as hello.
+  if (fs_options.case_insensitive) options.negative_timeout = 0;
   auto fs = memfs::create(fs_options);
   linfsp::FileSystemHost host(*fs, options);
   return host.run();

@@ -318,7 +318,10 @@ std::string describe_init_flags(uint64_t flags) {
     }
   }
   for (int bit = 0; bit < 64; ++bit) {
-    if (flags & (1ULL << bit)) out += (out.empty() ? "" : ",") + ("bit" + std::to_string(bit));
+    if (!(flags & (1ULL << bit))) continue;
+    if (!out.empty()) out += ',';
+    out += "bit";
+    out += std::to_string(bit);
   }
   return out;
 }

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -302,6 +303,66 @@ TEST(Notify, RenameWaitingForASessionIsInterruptible) {
   int status = await(exited, m, "interrupted rename");
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the rename did not end with EINTR";
   EXPECT_TRUE(m.host().notify_end());
+}
+
+}  // namespace
+}  // namespace linfsp::testing
+
+namespace linfsp::testing {
+namespace {
+
+bool write_text(const std::string& path, const std::string& text) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return false;
+  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  return close(fd) == 0 && ok;
+}
+
+std::string read_text(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY);
+  if (fd < 0) return "<" + std::string(strerror(errno)) + ">";
+  char buf[256];
+  ssize_t n = read(fd, buf, sizeof(buf));
+  close(fd);
+  return n < 0 ? "<read failed>" : std::string(buf, n);
+}
+
+// Polls for up to a second: notifications are delivered asynchronously.
+bool becomes(const std::function<bool()>& condition) {
+  for (int i = 0; i < 100; ++i) {
+    if (condition()) return true;
+    usleep(10000);
+  }
+  return condition();
+}
+
+// The memfs program's demo: its control file changes files inside MEMFS and
+// notifies; with 60 s caches a reader sees the change at once, and without
+// the notification ("quiet") it does not.
+TEST(NotifyDemo, MemfsControlFileChangesAreSeenAtOnce) {
+  std::string error;
+  auto fs = MountedMemfs::start({"--notify-demo", "--entry-timeout", "60", "--attr-timeout", "60"}, &error);
+  ASSERT_TRUE(fs) << error;
+  std::string control = fs->path(".notify-demo");
+  ASSERT_TRUE(write_text(fs->path("f"), "original"));
+  EXPECT_EQ(read_text(fs->path("f")), "original");
+  ASSERT_TRUE(write_text(control, "quiet write /f changed quietly"));
+  usleep(100000);
+  EXPECT_EQ(read_text(fs->path("f")), "original") << "without a notification the kernel keeps its cache";
+  ASSERT_TRUE(write_text(control, "write /f changed loudly"));
+  EXPECT_TRUE(becomes([&] { return read_text(fs->path("f")) == "changed loudly"; })) << read_text(fs->path("f"));
+  struct stat st;
+  ASSERT_EQ(stat(fs->path("f").c_str(), &st), 0);
+  ASSERT_TRUE(write_text(control, "remove /f"));
+  EXPECT_TRUE(becomes([&] { return stat(fs->path("f").c_str(), &st) != 0 && errno == ENOENT; }));
+  EXPECT_NE(stat(fs->path("d").c_str(), &st), 0);  // caches "no such name"
+  ASSERT_TRUE(write_text(control, "mkdir /d"));
+  EXPECT_TRUE(becomes([&] { return stat(fs->path("d").c_str(), &st) == 0 && S_ISDIR(st.st_mode); }));
+  ASSERT_TRUE(write_text(control, "write /d/g inside"));
+  ASSERT_TRUE(write_text(control, "rename /d/g /d/h"));
+  EXPECT_TRUE(becomes([&] { return read_text(fs->path("d/h")) == "inside"; }));
+  EXPECT_FALSE(write_text(control, "frobnicate /x")) << "an unknown command is an error";
+  EXPECT_EQ(fs->terminate(), 0);
 }
 
 }  // namespace
