@@ -213,6 +213,10 @@ void Handlers::fallocate(Volume::Op& op) {
 }
 
 void Handlers::lseek(Volume::Op& op) {
+  // With the writeback cache the kernel holds data the file system has not
+  // seen yet, so only the kernel can answer: ENOSYS makes it treat the whole
+  // file as data, which is always correct.
+  if (op.vol.negotiated_.flags & FUSE_WRITEBACK_CACHE) return op.fail(ENOSYS);
   const auto& in = op.arg<fuse_lseek_in>();
   Result<uint64_t> off = op.fs().seek(context_of(in.fh), in.offset, static_cast<int>(in.whence));
   if (!off) return op.fail(off.err());
