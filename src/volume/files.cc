@@ -77,6 +77,19 @@ void kill_suid_sgid(Volume::Op& op, void* file, FileInfo* info) {
   op.fs().set_file_info(op.caller, op.path, file, attr, info);
 }
 
+// `names` is a sequence of NUL-terminated names.
+std::string without_trusted(const std::string& names) {
+  std::string kept;
+  for (size_t at = 0; at < names.size();) {
+    size_t end = names.find('\0', at);
+    if (end == std::string::npos) end = names.size();
+    std::string_view name(names.data() + at, end - at);
+    if (!name.starts_with(XATTR_TRUSTED_PREFIX)) kept.append(name).push_back('\0');
+    at = end + 1;
+  }
+  return kept;
+}
+
 }  // namespace
 
 void Handlers::getattr(Volume::Op& op) {
@@ -296,6 +309,10 @@ void Handlers::listxattr(Volume::Op& op) {
   std::string names;
   Status s = with_path(op, [&](void* file) { return op.fs().list_xattr(op.path, file, &names); });
   if (!s) return op.reply_status(s);
+  // The kernel refuses trusted.* get/set to unprivileged callers but leaves
+  // listing to us; hide those names from them, as local file systems do.
+  // (Privilege is judged by uid 0: FUSE does not pass capabilities.)
+  if (op.caller.uid != 0) names = without_trusted(names);
   reply_sized(op, in.size, names);
 }
 

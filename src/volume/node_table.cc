@@ -1,7 +1,6 @@
 #include "volume/node_table.h"
 
 #include <linux/fs.h>
-#include <linux/limits.h>
 
 #include <algorithm>
 
@@ -119,22 +118,21 @@ bool NodeTable::path(const Node* node, std::string* out) const {
 }
 
 bool NodeTable::path_locked(const Node* node, std::string* out) const {
-  const Link* chain[PATH_MAX / 2];
-  size_t depth = 0;
+  // Two walks up, one to measure and one to fill from the end, so a deep
+  // path costs no allocation beyond the string. Paths inside the volume may
+  // be longer than PATH_MAX, as on tmpfs: the kernel limits only what one
+  // system call names.
   size_t length = 0;
-  while (node != root_) {
-    if (node->links.empty() || depth == std::size(chain)) return false;
-    const Link& link = node->links.back();
-    chain[depth++] = &link;
-    length += link.name.size() + 1;
-    node = link.parent;
+  for (const Node* n = node; n != root_; n = n->links.back().parent) {
+    if (n->links.empty()) return false;
+    length += n->links.back().name.size() + 1;
   }
-  if (length >= PATH_MAX) return false;
-  out->clear();
-  out->reserve(length);
-  while (depth > 0) {
-    out->push_back('/');
-    out->append(chain[--depth]->name);
+  out->resize(length);
+  for (const Node* n = node; n != root_; n = n->links.back().parent) {
+    const std::string& name = n->links.back().name;
+    length -= name.size();
+    out->replace(length, name.size(), name);
+    (*out)[--length] = '/';
   }
   return true;
 }

@@ -71,8 +71,7 @@ class NodeTable {
   Node* add_lookup(Node* parent, std::string_view name, uint64_t ino);
   // The kernel forgot `count` lookups of nodeid.
   void forget(uint64_t nodeid, uint64_t count);
-  // Builds "/a/b" for node; false if it has no name (unlinked) or the path
-  // would exceed PATH_MAX.
+  // Builds "/a/b" for node; false if it has no name (unlinked).
   bool path(const Node* node, std::string* out) const;
   // (parent, name) was removed.
   void remove_name(Node* parent, std::string_view name);

@@ -312,7 +312,6 @@ Status Volume::Op::resolve_child(Node* parent, std::string_view child, std::stri
   if (parent == nullptr || !vol.nodes_->path(parent, out)) return Status::error(ENOENT);
   if (out->size() > 1) out->push_back('/');
   out->append(child);
-  if (out->size() >= PATH_MAX) return Status::error(ENAMETOOLONG);
   if (path.empty()) path = *out;
   return Status::ok();
 }
