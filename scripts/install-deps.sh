@@ -3,7 +3,7 @@
 # when something is missing. Needs root (or sudo) to install.
 set -euo pipefail
 
-packages=(g++ cmake make pkg-config libgtest-dev libbenchmark-dev fuse3 spin
+packages=(g++ cmake make pkg-config libgtest-dev libbenchmark-dev liburing-dev fuse3 spin
           git sqlite3 rsync tar attr gcc)
 missing=()
 for p in "${packages[@]}"; do

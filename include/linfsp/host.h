@@ -28,6 +28,10 @@ struct HostOptions {
   bool keep_cache = true;        // keep the page cache across opens (FOPEN_KEEP_CACHE)
   bool writeback_cache = false;  // FUSE_WRITEBACK_CACHE
   uint32_t max_write = 1 << 20;
+  // FUSE-over-io_uring (-o uring, --uring): per-CPU request queues instead of
+  // /dev/fuse reads and writes; falls back to /dev/fuse, saying why, when the
+  // kernel or /sys/module/fuse/parameters/enable_uring does not allow it.
+  bool uring = false;
 };
 
 // An option a file system adds to the command line (e.g. --max-nodes N).

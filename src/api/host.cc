@@ -35,7 +35,8 @@ Status check_mountpoint(const std::string& given, bool allow_nonempty, std::stri
   struct stat st;
   if (stat(given.c_str(), &st) < 0) {
     int err = errno;
-    if (err == ENOTCONN) {
+    // ECONNABORTED: an io_uring mount whose file system died moments ago.
+    if (err == ENOTCONN || err == ECONNABORTED) {
       return Status::error(err, "mount point " + given +
                                     " is a dead FUSE mount (its file system ended); run: umount -l " + given);
     }
@@ -97,7 +98,9 @@ Status FileSystemHost::start() {
   mo.read_only = options_.read_only;
   Result<int> fd = kernel::mount_fuse(mo);
   if (!fd) return fd.status();
-  st.transport = kernel::make_dev_transport(*fd);
+  // The io_uring transport asks INIT for FUSE_OVER_IO_URING itself and falls
+  // back to /dev/fuse when it cannot have it.
+  st.transport = options_.uring ? kernel::make_uring_transport(*fd) : kernel::make_dev_transport(*fd);
 
   kernel::InitWants wants;
   wants.flags = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_AUTO_INVAL_DATA | FUSE_DO_READDIRPLUS |

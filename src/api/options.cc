@@ -54,6 +54,7 @@ Status apply_mount_option(const std::string& opt, HostOptions* o) {
   if (key == "keep_cache") return flag(&o->keep_cache, true);
   if (key == "nokeep_cache") return flag(&o->keep_cache, false);
   if (key == "writeback_cache") return flag(&o->writeback_cache, true);
+  if (key == "uring") return flag(&o->uring, true);
   if (key == "fsname" || key == "subtype") {
     if (value.empty() || value.find_first_of(", \t\n") != std::string::npos) {
       return bad("mount option '" + key + "' needs a name without commas or spaces");
@@ -99,6 +100,8 @@ Status parse_command_line(int argc, char** argv, HostOptions* o, const std::vect
     Status s;
     if (arg == "-d" || arg == "--debug") {
       o->debug = true;
+    } else if (arg == "--uring") {
+      o->uring = true;
     } else if (arg == "-f" || arg == "--foreground") {
       // We always run in the foreground; accepted for FUSE habits.
     } else if (arg == "-o") {
@@ -150,8 +153,10 @@ std::string usage(const std::string& program, const std::vector<ExtraOption>& ex
                   "  -o OPT[,OPT...]          allow_other, default_permissions, ro, nonempty,\n"
                   "                           fsname=NAME, subtype=NAME, entry_timeout=S,\n"
                   "                           attr_timeout=S, negative_timeout=S, keep_cache,\n"
-                  "                           nokeep_cache, writeback_cache, max_write=BYTES\n"
+                  "                           nokeep_cache, writeback_cache, max_write=BYTES,\n"
+                  "                           uring\n"
                   "  -t, --threads N          request threads (default: CPUs, at least 2)\n"
+                  "  --uring                  serve over FUSE-over-io_uring (same as -o uring)\n"
                   "  --entry-timeout S        kernel name cache timeout in seconds\n"
                   "  --attr-timeout S         kernel attribute cache timeout in seconds\n"
                   "  --negative-timeout S     cache 'no such name' answers (default 0)\n";

@@ -117,4 +117,11 @@ class Transport {
 // descriptor (FUSE_DEV_IOC_CLONE) and its own reusable buffer.
 std::unique_ptr<Transport> make_dev_transport(int fuse_fd);
 
+// The FUSE-over-io_uring transport: INIT over /dev/fuse (asking for
+// FUSE_OVER_IO_URING itself), then per-CPU io_uring queues served by threads
+// pinned to their CPU; FORGET/INTERRUPT and notifications stay on /dev/fuse.
+// Falls back to /dev/fuse, with one line on stderr saying why, when the
+// kernel, the fuse module parameter or io_uring does not allow it.
+std::unique_ptr<Transport> make_uring_transport(int fuse_fd);
+
 }  // namespace linfsp::kernel
