@@ -27,6 +27,11 @@ struct HostOptions {
   double negative_timeout = 0.0;
   bool keep_cache = true;        // keep the page cache across opens (FOPEN_KEEP_CACHE)
   bool writeback_cache = false;  // FUSE_WRITEBACK_CACHE
+  // FUSE_AUTO_INVAL_DATA: the kernel drops a file's cached data when it sees
+  // its mtime change. Needed when files change behind the kernel's back
+  // without a notification; it also drops the cache after every write made
+  // through the kernel itself, since the kernel does not know the new mtime.
+  bool auto_inval_data = true;
   uint32_t max_write = 1 << 20;
   // FUSE-over-io_uring (-o uring, --uring): per-CPU request queues instead of
   // /dev/fuse reads and writes; falls back to /dev/fuse, saying why, when the

@@ -75,6 +75,8 @@ int main(int argc, char** argv) {
   // Every change reaches MEMFS through the kernel (or is notified), so the
   // kernel may cache names, attributes and "no such name" for long.
   options.entry_timeout = options.attr_timeout = options.negative_timeout = 60;
+  // For the same reason its cached data stays valid after writes.
+  options.auto_inval_data = false;
   if (linfsp::Status s = linfsp::parse_command_line(argc, argv, &options, extra); !s) {
     std::fprintf(stderr, "memfs: %s\n%s", s.message().c_str(), "Try 'memfs --help'.\n");
     return 2;

@@ -103,10 +103,11 @@ Status FileSystemHost::start() {
   st.transport = options_.uring ? kernel::make_uring_transport(*fd) : kernel::make_dev_transport(*fd);
 
   kernel::InitWants wants;
-  wants.flags = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_AUTO_INVAL_DATA | FUSE_DO_READDIRPLUS |
+  wants.flags = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_DO_READDIRPLUS |
                 FUSE_READDIRPLUS_AUTO | FUSE_ASYNC_DIO | FUSE_PARALLEL_DIROPS | FUSE_CACHE_SYMLINKS |
                 FUSE_HANDLE_KILLPRIV_V2 | kernel::kInitDirectIoAllowMmap;
   if (options_.writeback_cache) wants.flags |= FUSE_WRITEBACK_CACHE;
+  if (options_.auto_inval_data) wants.flags |= FUSE_AUTO_INVAL_DATA;
   wants.max_write = options_.max_write;
   Result<kernel::Negotiated> neg = st.transport->init(wants);
   if (!neg) {

@@ -54,6 +54,8 @@ Status apply_mount_option(const std::string& opt, HostOptions* o) {
   if (key == "keep_cache") return flag(&o->keep_cache, true);
   if (key == "nokeep_cache") return flag(&o->keep_cache, false);
   if (key == "writeback_cache") return flag(&o->writeback_cache, true);
+  if (key == "auto_inval_data") return flag(&o->auto_inval_data, true);
+  if (key == "noauto_inval_data") return flag(&o->auto_inval_data, false);
   if (key == "uring") return flag(&o->uring, true);
   if (key == "fsname" || key == "subtype") {
     if (value.empty() || value.find_first_of(", \t\n") != std::string::npos) {
@@ -153,8 +155,8 @@ std::string usage(const std::string& program, const std::vector<ExtraOption>& ex
                   "  -o OPT[,OPT...]          allow_other, default_permissions, ro, nonempty,\n"
                   "                           fsname=NAME, subtype=NAME, entry_timeout=S,\n"
                   "                           attr_timeout=S, negative_timeout=S, keep_cache,\n"
-                  "                           nokeep_cache, writeback_cache, max_write=BYTES,\n"
-                  "                           uring\n"
+                  "                           nokeep_cache, writeback_cache, auto_inval_data,\n"
+                  "                           noauto_inval_data, max_write=BYTES, uring\n"
                   "  -t, --threads N          request threads (default: CPUs, at least 2)\n"
                   "  --uring                  serve over FUSE-over-io_uring (same as -o uring)\n"
                   "  --entry-timeout S        kernel name cache timeout in seconds\n"

@@ -26,6 +26,23 @@ TEST(Options, MountpointAndCommonOptions) {
   EXPECT_DOUBLE_EQ(o.entry_timeout, 2.5);
 }
 
+TEST(Options, CacheAndTransportSwitches) {
+  HostOptions o;
+  EXPECT_TRUE(o.keep_cache);
+  EXPECT_TRUE(o.auto_inval_data);
+  EXPECT_FALSE(o.writeback_cache);
+  EXPECT_FALSE(o.uring);
+  ASSERT_TRUE(parse({"/m", "-o", "nokeep_cache,noauto_inval_data,writeback_cache,uring"}, &o));
+  EXPECT_FALSE(o.keep_cache);
+  EXPECT_FALSE(o.auto_inval_data);
+  EXPECT_TRUE(o.writeback_cache);
+  EXPECT_TRUE(o.uring);
+  HostOptions p;
+  ASSERT_TRUE(parse({"/m", "--uring"}, &p));
+  EXPECT_TRUE(p.uring);
+  EXPECT_FALSE(parse({"/m", "-o", "uring=1"}, &p));
+}
+
 TEST(Options, MissingMountpoint) {
   HostOptions o;
   Status s = parse({"-d"}, &o);
