@@ -23,6 +23,20 @@ TEST(NodeTable, RootIsNodeOneWithPathSlash) {
   EXPECT_EQ(t.get(2), nullptr);
 }
 
+TEST(NodeTable, PathsMayBeLongerThanPathMax) {
+  // As on tmpfs, only what one system call names is limited, not the depth.
+  NodeTable t(100);
+  const std::string name(250, 'd');
+  Node* n = t.root();
+  std::string expected;
+  for (int i = 0; i < 40; ++i) {
+    n = t.add_lookup(n, name, 100 + i);
+    expected += "/" + name;
+  }
+  EXPECT_GT(expected.size(), 4096u);
+  EXPECT_EQ(path_of(t, n), expected);
+}
+
 TEST(NodeTable, LookupCountsAndForgetFrees) {
   NodeTable t(1);
   Node* a = t.add_lookup(t.root(), "a", 10);
