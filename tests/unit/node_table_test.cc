@@ -30,7 +30,7 @@ TEST(NodeTable, PathsMayBeLongerThanPathMax) {
   Node* n = t.root();
   std::string expected;
   for (int i = 0; i < 40; ++i) {
-    n = t.add_lookup(n, name, 100 + i);
+    n = t.add_lookup(n, name, 1000 + i);
     expected += "/" + name;
   }
   EXPECT_GT(expected.size(), 4096u);
