@@ -77,6 +77,9 @@ int main(int argc, char** argv) {
   options.entry_timeout = options.attr_timeout = options.negative_timeout = 60;
   // For the same reason its cached data stays valid after writes.
   options.auto_inval_data = false;
+  // An open file is only a reference to its node: the kernel need not tell
+  // MEMFS about every open and close.
+  options.no_open = true;
   if (linfsp::Status s = linfsp::parse_command_line(argc, argv, &options, extra); !s) {
     std::fprintf(stderr, "memfs: %s\n%s", s.message().c_str(), "Try 'memfs --help'.\n");
     return 2;

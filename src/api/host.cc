@@ -85,6 +85,7 @@ Status FileSystemHost::start() {
   vo.attr_timeout = options_.attr_timeout;
   vo.negative_timeout = options_.negative_timeout;
   vo.keep_cache = options_.keep_cache;
+  vo.no_open = options_.no_open;
   vo.debug = options_.debug;
   st.volume = std::make_unique<Volume>(fs_, vo);
   if (Status s = st.volume->open_root(); !s) return s;
@@ -103,11 +104,13 @@ Status FileSystemHost::start() {
   st.transport = options_.uring ? kernel::make_uring_transport(*fd) : kernel::make_dev_transport(*fd);
 
   kernel::InitWants wants;
-  wants.flags = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_DO_READDIRPLUS |
+  wants.flags = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS |
                 FUSE_READDIRPLUS_AUTO | FUSE_ASYNC_DIO | FUSE_PARALLEL_DIROPS | FUSE_CACHE_SYMLINKS |
                 FUSE_HANDLE_KILLPRIV_V2 | kernel::kInitDirectIoAllowMmap;
   if (options_.writeback_cache) wants.flags |= FUSE_WRITEBACK_CACHE;
   if (options_.auto_inval_data) wants.flags |= FUSE_AUTO_INVAL_DATA;
+  // O_TRUNC in OPEN, unless there is no OPEN: then the kernel truncates with SETATTR.
+  if (!options_.no_open) wants.flags |= FUSE_ATOMIC_O_TRUNC;
   wants.max_write = options_.max_write;
   Result<kernel::Negotiated> neg = st.transport->init(wants);
   if (!neg) {

@@ -31,6 +31,15 @@ Status with_path(Volume::Op& op, Fn fn) {
 
 void* context_of(uint64_t fh) { return Volume::Op::handle(fh)->context; }
 
+// Opens `node` for the volume unless it already is. REQUIRES: the rename
+// resource held and node->open_mutex locked (in that order: with_path takes
+// them so too).
+Status open_node_locked(Volume::Op& op, Node* node, const std::string& path) {
+  if (node->node_context != nullptr) return Status::ok();
+  FileInfo info;
+  return op.fs().open(op.caller, path, O_RDWR, &node->node_context, &info);
+}
+
 SetAttr to_set_attr(const fuse_setattr_in& in) {
   SetAttr a;
   auto both = [&](uint32_t fattr, uint32_t bit) {
@@ -92,10 +101,31 @@ std::string without_trusted(const std::string& names) {
 
 }  // namespace
 
+Result<void*> Volume::Op::file(uint64_t fh, Node* node) {
+  if (fh != 0) return context_of(fh);
+  if (node == nullptr) return Status::error(ESTALE);
+  SharedGuard names_stable(vol.rename_resource());
+  std::lock_guard lock(node->open_mutex);
+  if (node->node_context == nullptr) {
+    std::string where;
+    if (!vol.nodes().path(node, &where)) return Status::error(ENOENT);
+    if (Status s = open_node_locked(*this, node, where); !s) return s;
+  }
+  return node->node_context;
+}
+
+void Volume::Op::keep_open(Node* node, const std::string& path) {
+  if (!vol.options_.no_open || node == nullptr) return;
+  FileInfo info;
+  if (!fs().get_file_info(path, nullptr, &info) || !S_ISREG(info.mode)) return;
+  std::lock_guard lock(node->open_mutex);
+  open_node_locked(*this, node, path);  // failing to: only reads after the removal would fail
+}
+
 void Handlers::getattr(Volume::Op& op) {
   const auto& in = op.arg<fuse_getattr_in>();
   FileInfo info;
-  Status s = (in.getattr_flags & FUSE_GETATTR_FH)
+  Status s = (in.getattr_flags & FUSE_GETATTR_FH) && in.fh != 0
                  ? op.fs().get_file_info(op.path, context_of(in.fh), &info)
                  : with_path(op, [&](void* file) { return op.fs().get_file_info(op.path, file, &info); });
   if (!s) return op.reply_status(s);
@@ -106,7 +136,7 @@ void Handlers::setattr(Volume::Op& op) {
   const auto& in = op.arg<fuse_setattr_in>();
   SetAttr attr = to_set_attr(in);
   FileInfo info;
-  Status s = (in.valid & FATTR_FH)
+  Status s = (in.valid & FATTR_FH) && in.fh != 0
                  ? op.fs().set_file_info(op.caller, op.path, context_of(in.fh), attr, &info)
                  : with_path(op, [&](void* file) {
                      return op.fs().set_file_info(op.caller, op.path, file, attr, &info);
@@ -156,6 +186,8 @@ void Handlers::release_handle(Volume& vol, OpenFile* f) {
 }
 
 void Handlers::open(Volume::Op& op) {
+  // The kernel takes ENOSYS as "no OPEN or RELEASE for files from now on".
+  if (op.options().no_open) return op.fail(ENOSYS);
   const auto& in = op.arg<fuse_open_in>();
   void* context = nullptr;
   FileInfo info;
@@ -188,7 +220,9 @@ void Handlers::create(Volume::Op& op) {
 void Handlers::read(Volume::Op& op) {
   const auto& in = op.arg<fuse_read_in>();
   char* buffer = reply_buffer(in.size);
-  Result<size_t> n = op.fs().read(op.caller, context_of(in.fh), buffer, in.offset, in.size);
+  Result<void*> file = op.file(in.fh, op.node());
+  if (!file) return op.reply_status(file.status());
+  Result<size_t> n = op.fs().read(op.caller, *file, buffer, in.offset, in.size);
   if (!n) return op.fail(n.err());
   op.reply.ok(buffer, std::min<size_t>(*n, in.size));
 }
@@ -197,10 +231,11 @@ void Handlers::write(Volume::Op& op) {
   const auto& in = op.arg<fuse_write_in>();
   if (in.size > op.tail_size) return op.fail(EINVAL);
   FileInfo info;
-  void* file = context_of(in.fh);
-  Result<size_t> n = op.fs().write(op.caller, file, op.tail, in.offset, in.size, &info);
+  Result<void*> file = op.file(in.fh, op.node());
+  if (!file) return op.reply_status(file.status());
+  Result<size_t> n = op.fs().write(op.caller, *file, op.tail, in.offset, in.size, &info);
   if (!n) return op.fail(n.err());
-  if (in.write_flags & FUSE_WRITE_KILL_SUIDGID) kill_suid_sgid(op, file, &info);
+  if (in.write_flags & FUSE_WRITE_KILL_SUIDGID) kill_suid_sgid(op, *file, &info);
   fuse_write_out out{static_cast<uint32_t>(*n), 0};
   op.reply.ok(&out, sizeof(out));
 }
@@ -211,18 +246,22 @@ void Handlers::release(Volume::Op& op) {
 }
 
 void Handlers::flush(Volume::Op& op) {
-  op.reply_status(op.fs().flush(context_of(op.arg<fuse_flush_in>().fh)));
+  Result<void*> file = op.file(op.arg<fuse_flush_in>().fh, op.node());
+  op.reply_status(file ? op.fs().flush(*file) : file.status());
 }
 
 void Handlers::fsync(Volume::Op& op) {
   const auto& in = op.arg<fuse_fsync_in>();
-  op.reply_status(op.fs().fsync(context_of(in.fh), in.fsync_flags & FUSE_FSYNC_FDATASYNC));
+  Result<void*> file = op.file(in.fh, op.node());
+  op.reply_status(file ? op.fs().fsync(*file, in.fsync_flags & FUSE_FSYNC_FDATASYNC) : file.status());
 }
 
 void Handlers::fallocate(Volume::Op& op) {
   const auto& in = op.arg<fuse_fallocate_in>();
   FileInfo info;
-  op.reply_status(op.fs().fallocate(context_of(in.fh), static_cast<int>(in.mode), in.offset, in.length, &info));
+  Result<void*> file = op.file(in.fh, op.node());
+  if (!file) return op.reply_status(file.status());
+  op.reply_status(op.fs().fallocate(*file, static_cast<int>(in.mode), in.offset, in.length, &info));
 }
 
 void Handlers::lseek(Volume::Op& op) {
@@ -231,7 +270,9 @@ void Handlers::lseek(Volume::Op& op) {
   // file as data, which is always correct.
   if (op.vol.negotiated_.flags & FUSE_WRITEBACK_CACHE) return op.fail(ENOSYS);
   const auto& in = op.arg<fuse_lseek_in>();
-  Result<uint64_t> off = op.fs().seek(context_of(in.fh), in.offset, static_cast<int>(in.whence));
+  Result<void*> file = op.file(in.fh, op.node());
+  if (!file) return op.reply_status(file.status());
+  Result<uint64_t> off = op.fs().seek(*file, in.offset, static_cast<int>(in.whence));
   if (!off) return op.fail(off.err());
   fuse_lseek_out out{*off};
   op.reply.ok(&out, sizeof(out));
@@ -240,8 +281,11 @@ void Handlers::lseek(Volume::Op& op) {
 void Handlers::copy_file_range(Volume::Op& op) {
   const auto& in = op.arg<fuse_copy_file_range_in>();
   FileInfo info;
-  Result<size_t> n = op.fs().copy_range(context_of(in.fh_in), in.off_in, context_of(in.fh_out),
-                                        in.off_out, in.len, &info);
+  Result<void*> from = op.file(in.fh_in, op.node());
+  if (!from) return op.reply_status(from.status());
+  Result<void*> to = op.file(in.fh_out, op.vol.nodes().get(in.nodeid_out));
+  if (!to) return op.reply_status(to.status());
+  Result<size_t> n = op.fs().copy_range(*from, in.off_in, *to, in.off_out, in.len, &info);
   if (!n) return op.fail(n.err());
   fuse_write_out out{static_cast<uint32_t>(*n), 0};
   op.reply.ok(&out, sizeof(out));

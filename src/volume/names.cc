@@ -57,6 +57,7 @@ void rename_common(Volume::Op& op, uint64_t newdir, unsigned flags) {
   std::string from, to;
   Status s = op.resolve_child(from_parent, op.name, &from);
   if (s) s = op.resolve_child(to_parent, op.name2, &to);
+  if (s && !(flags & RENAME_EXCHANGE)) op.keep_open(nodes.child(to_parent, op.name2), to);
   if (s) s = op.fs().rename(op.caller, from, to, flags);
   if (s) nodes.rename(from_parent, op.name, to_parent, op.name2, flags);
   resource.release();
@@ -116,7 +117,10 @@ void Handlers::link(Volume::Op& op) {
 }
 
 void Handlers::unlink(Volume::Op& op) {
-  remove_name(op, [&](const std::string& path) { return op.fs().unlink(op.caller, path); });
+  remove_name(op, [&](const std::string& path) {
+    op.keep_open(op.vol.nodes().child(op.node(), op.name), path);
+    return op.fs().unlink(op.caller, path);
+  });
 }
 
 void Handlers::rmdir(Volume::Op& op) {

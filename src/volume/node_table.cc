@@ -3,6 +3,7 @@
 #include <linux/fs.h>
 
 #include <algorithm>
+#include <utility>
 
 namespace linfsp {
 
@@ -82,6 +83,7 @@ void NodeTable::maybe_free(Node* node) {
          node->opens.load(std::memory_order_relaxed) == 0 && node->children.empty()) {
     std::vector<Link> links = std::move(node->links);
     by_id_.erase(node->nodeid);
+    if (node->node_context != nullptr && closer_) closer_(node->node_context);
     auto ino_it = by_ino_.find(node->ino);
     if (ino_it != by_ino_.end() && ino_it->second == node) by_ino_.erase(ino_it);
     delete node;
@@ -233,7 +235,16 @@ void NodeTable::remove_open(Node* node, void* context) {
 
 void* NodeTable::any_open(Node* node) const {
   std::lock_guard lock(node->open_mutex);
-  return node->open_contexts.empty() ? nullptr : node->open_contexts.back();
+  return node->open_contexts.empty() ? node->node_context : node->open_contexts.back();
+}
+
+std::vector<void*> NodeTable::take_node_contexts() {
+  std::unique_lock lock(mutex_);
+  std::vector<void*> contexts;
+  for (auto& [id, node] : by_id_) {
+    if (node->node_context != nullptr) contexts.push_back(std::exchange(node->node_context, nullptr));
+  }
+  return contexts;
 }
 
 size_t NodeTable::size() const {

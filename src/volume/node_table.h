@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -52,6 +53,10 @@ struct Node {
   // that come without a handle. Guarded by open_mutex.
   std::mutex open_mutex;
   std::vector<void*> open_contexts;
+  // With VolumeOptions::no_open: the volume's own open of this file, for the
+  // requests that come without a handle; closed when the node goes (after the
+  // kernel forgot it). Guarded by open_mutex.
+  void* node_context = nullptr;
 };
 
 class NodeTable {
@@ -61,6 +66,12 @@ class NodeTable {
   ~NodeTable();
   NodeTable(const NodeTable&) = delete;
   NodeTable& operator=(const NodeTable&) = delete;
+
+  // Closes a node_context when its node is freed; called under the table's
+  // lock, so it must not call back into the table.
+  void set_context_closer(std::function<void(void*)> closer) { closer_ = std::move(closer); }
+  // Hands over every node_context and forgets them; only once no request runs.
+  std::vector<void*> take_node_contexts();
 
   Node* root() { return root_; }
   // The node for a kernel nodeid, or null.
@@ -91,7 +102,7 @@ class NodeTable {
               unsigned flags);
   void add_open(Node* node, void* context);
   void remove_open(Node* node, void* context);
-  // Some open context of node, or null.
+  // Some open context of node (its node_context last), or null.
   void* any_open(Node* node) const;
 
   size_t size() const;
@@ -113,6 +124,7 @@ class NodeTable {
   std::unordered_map<uint64_t, Node*> by_ino_;  // guarded by mutex_
   uint64_t next_id_ = kRootId + 1;              // guarded by mutex_
   Node* root_;
+  std::function<void(void*)> closer_;
 };
 
 }  // namespace linfsp

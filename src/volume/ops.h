@@ -46,6 +46,14 @@ struct Volume::Op {
   Status resolve_child(Node* parent, std::string_view name, std::string* out);
   // The open context behind a kernel file handle.
   static OpenFile* handle(uint64_t fh) { return reinterpret_cast<OpenFile*>(fh); }
+  // The file system's context for handle `fh` of `node`. Handle 0 (no_open:
+  // the kernel opened the file without telling us) is served by the node's
+  // own context, opened on first use.
+  Result<void*> file(uint64_t fh, Node* node);
+  // With no_open, opens `node` (a regular file at `path`) for the volume
+  // before its last name goes, as the kernel may still have it open.
+  // REQUIRES: the rename resource held.
+  void keep_open(Node* node, const std::string& path);
 };
 
 // A per-thread buffer for replies, grown once and reused.

@@ -161,6 +161,7 @@ Status Volume::open_root() {
   if (!s) return s;
   if (!S_ISDIR(info.mode)) return Status::error(ENOTDIR, "the file system's root is not a directory");
   nodes_ = std::make_unique<NodeTable>(info.ino);
+  nodes_->set_context_closer([this](void* context) { fs_.close(context); });
   notify_ = std::make_unique<NotifyEngine>(rename_resource_, *nodes_, options_.debug);
   return Status::ok();
 }
@@ -188,6 +189,9 @@ void Volume::close_all() {
     delete f;
   }
   open_files_.clear();
+  if (nodes_) {
+    for (void* context : nodes_->take_node_contexts()) fs_.close(context);
+  }
 }
 
 void Volume::handle(const kernel::Request& request, kernel::Reply& reply) {

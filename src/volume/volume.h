@@ -21,6 +21,10 @@ struct VolumeOptions {
   double attr_timeout = 1.0;
   double negative_timeout = 0.0;
   bool keep_cache = true;
+  // The kernel sends no OPEN or RELEASE for files (answered ENOSYS once);
+  // the volume opens each file once, when a request first needs it, and
+  // closes it when the kernel forgets the file.
+  bool no_open = false;
   bool debug = false;
 };
 

@@ -215,6 +215,39 @@ TEST_F(Memfs, UnlinkedOpenFileStaysReadable) {
   close(fd);
 }
 
+// MEMFS runs with no_open: the kernel sends no OPEN or RELEASE for files, and
+// the volume opens a file itself when a request needs it.
+TEST_F(Memfs, OpeningAnExistingFileCostsNoRequest) {
+  mount({"-d"});
+  ASSERT_TRUE(write_file(p("quiet"), "data"));
+  EXPECT_EQ(read_all(p("quiet")), "data");  // the first open after no_open was learned
+  size_t before = fs_->log().size();
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(read_all(p("quiet")), "data");  // from the page cache
+  std::string after = fs_->log().substr(before);
+  EXPECT_EQ(after.find(" OPEN "), std::string::npos) << after;
+  EXPECT_EQ(after.find("RELEASE"), std::string::npos) << after;
+}
+
+TEST_F(Memfs, UnlinkedOpenFileIsFreedAfterItsLastClose) {
+  auto free_files = [&] {
+    struct statfs sf;
+    SYS_OK(statfs(fs_->dir().c_str(), &sf));
+    return sf.f_ffree;
+  };
+  uint64_t initial = free_files();
+  ASSERT_TRUE(write_file(p("gone"), std::string(100000, 'g')));
+  int fd = SYS_OK(open(p("gone").c_str(), O_RDWR));
+  SYS_OK(unlink(p("gone").c_str()));
+  EXPECT_EQ(free_files(), initial - 1) << "an open file keeps its storage";
+  std::string buf(100000, '\0');
+  EXPECT_EQ(pread(fd, buf.data(), buf.size(), 0), 100000);
+  EXPECT_EQ(buf, std::string(100000, 'g'));
+  close(fd);
+  // The kernel forgets the file soon after the close; then MEMFS frees it.
+  for (int i = 0; i < 500 && free_files() != initial; ++i) usleep(10000);
+  EXPECT_EQ(free_files(), initial) << "the file's storage outlived its last close";
+}
+
 TEST_F(Memfs, StatfsReportsTheVolume) {
   struct statfs sf;
   SYS_OK(statfs(fs_->dir().c_str(), &sf));
