@@ -7,6 +7,27 @@
 
 namespace linfsp {
 
+// The table's exclusive lock for changes that may free nodes: the node
+// contexts they drop are closed once it is released.
+class NodeTable::WriteLock {
+ public:
+  explicit WriteLock(NodeTable& table) : table_(table), lock_(table.mutex_) {}
+  ~WriteLock() {
+    std::vector<void*> dropped;
+    dropped.swap(table_.dropped_);
+    lock_.unlock();
+    for (void* context : dropped) {
+      if (table_.closer_) table_.closer_(context);
+    }
+  }
+  WriteLock(const WriteLock&) = delete;
+  WriteLock& operator=(const WriteLock&) = delete;
+
+ private:
+  NodeTable& table_;
+  std::unique_lock<std::shared_mutex> lock_;
+};
+
 NodeTable::NodeTable(uint64_t root_ino) {
   root_ = new Node(kRootId, root_ino);
   root_->lookups = 1;  // the kernel never forgets the root
@@ -69,7 +90,7 @@ Node* NodeTable::find_or_create(uint64_t ino) {
 }
 
 void NodeTable::forget(uint64_t nodeid, uint64_t count) {
-  std::unique_lock lock(mutex_);
+  WriteLock lock(*this);
   auto it = by_id_.find(nodeid);
   if (it == by_id_.end() || it->second == root_) return;
   Node* node = it->second;
@@ -83,7 +104,7 @@ void NodeTable::maybe_free(Node* node) {
          node->opens.load(std::memory_order_relaxed) == 0 && node->children.empty()) {
     std::vector<Link> links = std::move(node->links);
     by_id_.erase(node->nodeid);
-    if (node->node_context != nullptr && closer_) closer_(node->node_context);
+    if (node->node_context != nullptr) dropped_.push_back(node->node_context);
     auto ino_it = by_ino_.find(node->ino);
     if (ino_it != by_ino_.end() && ino_it->second == node) by_ino_.erase(ino_it);
     delete node;
@@ -140,12 +161,12 @@ bool NodeTable::path_locked(const Node* node, std::string* out) const {
 }
 
 void NodeTable::remove_name(Node* parent, std::string_view name) {
-  std::unique_lock lock(mutex_);
+  WriteLock lock(*this);
   unlink_locked(parent, name);
 }
 
 void NodeTable::remove_name(uint64_t parent_id, std::string_view name) {
-  std::unique_lock lock(mutex_);
+  WriteLock lock(*this);
   auto it = by_id_.find(parent_id);
   if (it != by_id_.end()) unlink_locked(it->second, name);
 }
@@ -171,7 +192,7 @@ NodeTable::Known NodeTable::known(const std::string& path) const {
 
 void NodeTable::rename(Node* from_parent, std::string_view from, Node* to_parent,
                        std::string_view to, unsigned flags) {
-  std::unique_lock lock(mutex_);
+  WriteLock lock(*this);
   auto src_it = from_parent->children.find(from);
   Node* src = src_it == from_parent->children.end() ? nullptr : src_it->second;
   auto dst_it = to_parent->children.find(to);
@@ -228,7 +249,7 @@ void NodeTable::remove_open(Node* node, void* context) {
     auto it = std::find(v.begin(), v.end(), context);
     if (it != v.end()) v.erase(it);
   }
-  std::unique_lock lock(mutex_);
+  WriteLock lock(*this);
   node->opens.fetch_sub(1, std::memory_order_relaxed);
   maybe_free(node);
 }

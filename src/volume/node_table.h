@@ -67,8 +67,8 @@ class NodeTable {
   NodeTable(const NodeTable&) = delete;
   NodeTable& operator=(const NodeTable&) = delete;
 
-  // Closes a node_context when its node is freed; called under the table's
-  // lock, so it must not call back into the table.
+  // Closes a node_context when its node is freed, after the table's lock is
+  // released (the file system may be waiting for it, e.g. in readdirplus).
   void set_context_closer(std::function<void(void*)> closer) { closer_ = std::move(closer); }
   // Hands over every node_context and forgets them; only once no request runs.
   std::vector<void*> take_node_contexts();
@@ -125,6 +125,8 @@ class NodeTable {
   uint64_t next_id_ = kRootId + 1;              // guarded by mutex_
   Node* root_;
   std::function<void(void*)> closer_;
+  std::vector<void*> dropped_;  // node contexts of freed nodes; guarded by mutex_
+  class WriteLock;
 };
 
 }  // namespace linfsp

@@ -37,6 +37,31 @@ TEST(NodeTable, PathsMayBeLongerThanPathMax) {
   EXPECT_EQ(path_of(t, n), expected);
 }
 
+TEST(NodeTable, NodeContextIsClosedWhenTheNodeGoesOutsideTheLock) {
+  NodeTable t(1);
+  std::vector<void*> closed;
+  // The closer calls back into the table: were it still locked, this would
+  // deadlock (and the watchdog would fail the test).
+  t.set_context_closer([&](void* c) {
+    closed.push_back(c);
+    EXPECT_EQ(t.size(), 1u);
+  });
+  int file = 0;
+  Node* a = t.add_lookup(t.root(), "a", 10);
+  a->node_context = &file;
+  t.remove_name(t.root(), "a");
+  EXPECT_TRUE(closed.empty()) << "the kernel still knows the node";
+  EXPECT_EQ(t.any_open(a), &file);
+  t.forget(a->nodeid, 1);
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed[0], &file);
+  Node* b = t.add_lookup(t.root(), "b", 11);
+  b->node_context = &file;
+  EXPECT_EQ(t.take_node_contexts(), std::vector<void*>{&file});
+  t.forget(b->nodeid, 1);
+  EXPECT_EQ(closed.size(), 1u) << "taken contexts are the taker's to close";
+}
+
 TEST(NodeTable, LookupCountsAndForgetFrees) {
   NodeTable t(1);
   Node* a = t.add_lookup(t.root(), "a", 10);
