@@ -6,6 +6,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <utility>
 #include <vector>
 
 #include "volume/ops.h"
@@ -153,8 +154,16 @@ void Handlers::open_common(Volume::Op& op, Node* node, void* context, bool direc
     op.vol.open_files_.insert(f);
   }
   op.vol.nodes().add_open(node, context);
+  if (!reply_open(op, node, reinterpret_cast<uint64_t>(f), open_flags, created)) {
+    // The opener is gone (interrupted): the kernel will never release this.
+    Handlers::release_handle(op.vol, f);
+  }
+}
+
+bool Handlers::reply_open(Volume::Op& op, Node* node, uint64_t fh, uint32_t open_flags,
+                          const FileInfo* created) {
   fuse_open_out out{};
-  out.fh = reinterpret_cast<uint64_t>(f);
+  out.fh = fh;
   out.open_flags = open_flags;
   iovec iov[2];
   size_t n = 0;
@@ -167,11 +176,9 @@ void Handlers::open_common(Volume::Op& op, Node* node, void* context, bool direc
     iov[n++] = {&entry, sizeof(entry)};
   }
   iov[n++] = {&out, sizeof(out)};
-  if (!op.reply.ok({iov, n})) {
-    // The opener is gone (interrupted): the kernel will never release this.
-    if (created) op.vol.nodes().forget(node->nodeid, 1);
-    Handlers::release_handle(op.vol, f);
-  }
+  if (op.reply.ok({iov, n})) return true;
+  if (created) op.vol.nodes().forget(node->nodeid, 1);
+  return false;
 }
 
 void Handlers::release_handle(Volume& vol, OpenFile* f) {
@@ -214,6 +221,17 @@ void Handlers::create(Volume::Op& op) {
   }
   if (!s) return op.reply_status(s);
   Node* node = op.vol.nodes().add_lookup(parent, op.name, info.ino);
+  if (op.options().no_open) {
+    // Once the kernel has learned no_open it sends no RELEASE, not even for
+    // files it created: the node holds the context, as after a plain open.
+    {
+      std::lock_guard lock(node->open_mutex);
+      if (node->node_context == nullptr) node->node_context = std::exchange(context, nullptr);
+    }
+    if (context != nullptr) op.fs().close(context);  // the node was open already
+    reply_open(op, node, 0, FOPEN_KEEP_CACHE, &info);
+    return;
+  }
   open_common(op, node, context, false, op.options().keep_cache ? FOPEN_KEEP_CACHE : 0, &info);
 }
 
@@ -241,7 +259,9 @@ void Handlers::write(Volume::Op& op) {
 }
 
 void Handlers::release(Volume::Op& op) {
-  release_handle(op.vol, Volume::Op::handle(op.arg<fuse_release_in>().fh));
+  // Handle 0: a file created with no_open before the kernel learned it; the
+  // node holds its context.
+  if (uint64_t fh = op.arg<fuse_release_in>().fh; fh != 0) release_handle(op.vol, Volume::Op::handle(fh));
   op.reply.ok();
 }
 

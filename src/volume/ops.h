@@ -110,6 +110,10 @@ struct Handlers {
 
   // Registers an open handle and answers OPEN/OPENDIR, or CREATE when
   // `created` holds the new file's attributes.
+  // Answers OPEN/CREATE with handle `fh`; false if the opener is gone (the
+  // lookup a CREATE added is then undone).
+  static bool reply_open(Volume::Op& op, Node* node, uint64_t fh, uint32_t open_flags,
+                         const FileInfo* created);
   static void open_common(Volume::Op& op, Node* node, void* context, bool directory,
                           uint32_t open_flags, const FileInfo* created = nullptr);
   static void release_handle(Volume& vol, OpenFile* file);

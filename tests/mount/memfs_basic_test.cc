@@ -248,6 +248,27 @@ TEST_F(Memfs, UnlinkedOpenFileIsFreedAfterItsLastClose) {
   EXPECT_EQ(free_files(), initial) << "the file's storage outlived its last close";
 }
 
+TEST_F(Memfs, FilesCreatedAndDeletedLeaveNothingBehind) {
+  auto free_files = [&] {
+    struct statfs sf;
+    SYS_OK(statfs(fs_->dir().c_str(), &sf));
+    return sf.f_ffree;
+  };
+  const uint64_t initial = free_files();
+  // The first open teaches the kernel no_open; creates before and after it
+  // differ (only the first ones get a RELEASE).
+  ASSERT_TRUE(write_file(p("first"), "1"));
+  EXPECT_EQ(read_all(p("first")), "1");
+  SYS_OK(unlink(p("first").c_str()));
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 50; ++i) ASSERT_TRUE(write_file(p("c" + std::to_string(i)), "content"));
+    for (int i = 0; i < 50; ++i) EXPECT_EQ(read_all(p("c" + std::to_string(i))), "content");
+    for (int i = 0; i < 50; ++i) SYS_OK(unlink(p("c" + std::to_string(i)).c_str()));
+  }
+  for (int i = 0; i < 500 && free_files() != initial; ++i) usleep(10000);
+  EXPECT_EQ(free_files(), initial) << "deleted files still hold MEMFS nodes";
+}
+
 TEST_F(Memfs, StatfsReportsTheVolume) {
   struct statfs sf;
   SYS_OK(statfs(fs_->dir().c_str(), &sf));
