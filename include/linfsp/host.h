@@ -34,9 +34,10 @@ struct HostOptions {
   bool auto_inval_data = true;
   // -o no_open: the file system keeps no state per open of a file, so the
   // kernel need not send OPEN and RELEASE (one round trip each). The volume
-  // then opens each file once, with O_RDWR, when a request first needs it,
-  // and closes it when the kernel forgets the file; permissions are the
-  // kernel's to check (default_permissions). The page cache is kept.
+  // then opens each file once, with O_RDWR (O_RDONLY if refused), when a
+  // request first needs it, and closes it when the kernel forgets the file;
+  // permissions are the kernel's to check (default_permissions). The page
+  // cache is kept. Files created keep CREATE.
   bool no_open = false;
   uint32_t max_write = 1 << 20;
   // FUSE-over-io_uring (-o uring, --uring): per-CPU request queues instead of

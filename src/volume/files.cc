@@ -38,7 +38,11 @@ void* context_of(uint64_t fh) { return Volume::Op::handle(fh)->context; }
 Status open_node_locked(Volume::Op& op, Node* node, const std::string& path) {
   if (node->node_context != nullptr) return Status::ok();
   FileInfo info;
-  return op.fs().open(op.caller, path, O_RDWR, &node->node_context, &info);
+  Status s = op.fs().open(op.caller, path, O_RDWR, &node->node_context, &info);
+  if (s.err() == EROFS || s.err() == EACCES || s.err() == EPERM) {
+    s = op.fs().open(op.caller, path, O_RDONLY, &node->node_context, &info);  // reads still work
+  }
+  return s;
 }
 
 SetAttr to_set_attr(const fuse_setattr_in& in) {
