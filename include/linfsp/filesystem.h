@@ -109,6 +109,11 @@ class FileSystemBase {
                         void** file, FileInfo* info);
   virtual Status open(const Caller& caller, const std::string& path, int flags, void** file,
                       FileInfo* info);
+  // O_TMPFILE: a regular file without a name (nlink 0) in directory `dir`,
+  // open as `file`; link() may name it later. ENOSYS (the default) makes
+  // the kernel answer EOPNOTSUPP.
+  virtual Status create_unnamed(const Caller& caller, const std::string& dir, mode_t mode, int flags,
+                                void** file, FileInfo* info);
   // The last close of an open context; `file` is never used again.
   virtual void close(void* file);
   virtual Status flush(void* file);
@@ -135,8 +140,10 @@ class FileSystemBase {
                        FileInfo* info);
   virtual Status symlink(const Caller& caller, const std::string& path, const std::string& target,
                          FileInfo* info);
-  virtual Status link(const Caller& caller, const std::string& existing, const std::string& path,
-                      FileInfo* info);
+  // A new name `path` for the file at `existing`, or for open file `file`
+  // when `existing` is empty (a file made by create_unnamed).
+  virtual Status link(const Caller& caller, const std::string& existing, void* file,
+                      const std::string& path, FileInfo* info);
   virtual Status read_link(const std::string& path, std::string* target);
   virtual Status unlink(const Caller& caller, const std::string& path);
   virtual Status rmdir(const Caller& caller, const std::string& path);

@@ -370,9 +370,26 @@ class MemFs final : public linfsp::FileSystemBase {
     return Status::ok();
   }
 
-  Status link(const Caller&, const std::string& existing, const std::string& path, FileInfo* info) override {
+  Status create_unnamed(const Caller& c, const std::string& dir, mode_t mode, int, void** file,
+                        FileInfo* info) override {
     std::unique_lock lock(mu_);
-    Result<NodePtr> src = find_ptr(existing);
+    Result<NodePtr> parent = find_ptr(dir);
+    if (!parent) return parent.status();
+    if (!(*parent)->dir) return err(ENOTDIR);
+    if (usage_.nodes >= options_.max_nodes) return err(ENOSPC);
+    NodePtr n = new_node(S_IFREG | (mode & 07777), c);
+    if ((*parent)->mode & S_ISGID) n->gid = (*parent)->gid;
+    n->nlink = 0;
+    *file = new Handle{n};
+    fill(*n, info);
+    return Status::ok();
+  }
+
+  Status link(const Caller&, const std::string& existing, void* file, const std::string& path,
+              FileInfo* info) override {
+    std::unique_lock lock(mu_);
+    Result<NodePtr> src = existing.empty() && file ? Result<NodePtr>(static_cast<Handle*>(file)->node)
+                                                   : find_ptr(existing);
     if (!src) return src.status();
     if (S_ISDIR((*src)->mode)) return err(EPERM);
     if (Status s = insert(path, *src); !s) return s;

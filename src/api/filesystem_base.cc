@@ -27,6 +27,9 @@ Status FileSystemBase::create(const Caller&, const std::string&, mode_t, int, vo
 Status FileSystemBase::open(const Caller&, const std::string&, int, void**, FileInfo*) {
   return unsupported();
 }
+Status FileSystemBase::create_unnamed(const Caller&, const std::string&, mode_t, int, void**, FileInfo*) {
+  return unsupported();
+}
 void FileSystemBase::close(void*) {}
 Status FileSystemBase::flush(void*) { return unsupported(); }
 Result<size_t> FileSystemBase::read(const Caller&, void*, void*, uint64_t, size_t) {
@@ -55,7 +58,7 @@ Status FileSystemBase::mknod(const Caller&, const std::string&, mode_t, dev_t, F
 Status FileSystemBase::symlink(const Caller&, const std::string&, const std::string&, FileInfo*) {
   return unsupported();
 }
-Status FileSystemBase::link(const Caller&, const std::string&, const std::string&, FileInfo*) {
+Status FileSystemBase::link(const Caller&, const std::string&, void*, const std::string&, FileInfo*) {
   return unsupported();
 }
 Status FileSystemBase::read_link(const std::string&, std::string*) { return unsupported(); }

@@ -224,7 +224,23 @@ void Handlers::create(Volume::Op& op) {
     s = op.fs().open(op.caller, path, flags & ~O_CREAT, &context, &info);  // lost a race to a creator
   }
   if (!s) return op.reply_status(s);
-  Node* node = op.vol.nodes().add_lookup(parent, op.name, info.ino);
+  reply_created(op, op.vol.nodes().add_lookup(parent, op.name, info.ino), context, info);
+}
+
+void Handlers::tmpfile(Volume::Op& op) {
+  // The name the kernel sends ("/") means nothing: the file has none.
+  const auto& in = op.arg<fuse_create_in>();
+  SharedGuard names_stable(op.vol.rename_resource());
+  if (!op.resolve(op.node())) return op.fail(ENOENT);
+  void* context = nullptr;
+  FileInfo info;
+  Status s = op.fs().create_unnamed(op.caller, op.path, (in.mode & 07777) | S_IFREG,
+                                    static_cast<int>(in.flags), &context, &info);
+  if (!s) return op.reply_status(s);
+  reply_created(op, op.vol.nodes().add_unnamed(info.ino), context, info);
+}
+
+void Handlers::reply_created(Volume::Op& op, Node* node, void* context, const FileInfo& info) {
   if (op.options().no_open) {
     // Once the kernel has learned no_open it sends no RELEASE, not even for
     // files it created: the node holds the context, as after a plain open.

@@ -110,9 +110,14 @@ void Handlers::symlink(Volume::Op& op) {
 void Handlers::link(Volume::Op& op) {
   Node* existing = op.vol.nodes().get(op.arg<fuse_link_in>().oldnodeid);
   reply_with_entry(op, [&](const std::string& path, FileInfo* info) {
+    if (existing == nullptr) return Status::error(ENOENT);
+    // A file without a name (O_TMPFILE) is known by its open context.
     std::string from;
-    if (existing == nullptr || !op.vol.nodes().path(existing, &from)) return Status::error(ENOENT);
-    return op.fs().link(op.caller, from, path, info);
+    void* file = nullptr;
+    if (!op.vol.nodes().path(existing, &from) && (file = op.vol.nodes().any_open(existing)) == nullptr) {
+      return Status::error(ENOENT);
+    }
+    return op.fs().link(op.caller, from, file, path, info);
   });
 }
 

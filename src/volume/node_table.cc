@@ -78,6 +78,13 @@ Node* NodeTable::add_lookup(Node* parent, std::string_view name, uint64_t ino) {
   return node;
 }
 
+Node* NodeTable::add_unnamed(uint64_t ino) {
+  std::unique_lock lock(mutex_);
+  Node* node = find_or_create(ino);
+  node->lookups.fetch_add(1, std::memory_order_relaxed);
+  return node;
+}
+
 Node* NodeTable::find_or_create(uint64_t ino) {
   if (ino != 0) {
     auto it = by_ino_.find(ino);

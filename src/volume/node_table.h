@@ -80,6 +80,8 @@ class NodeTable {
   Node* child(Node* parent, std::string_view name) const;
   // The kernel got an entry for (parent, name) -> ino: one more lookup.
   Node* add_lookup(Node* parent, std::string_view name, uint64_t ino);
+  // The kernel got an entry for a file without a name (O_TMPFILE).
+  Node* add_unnamed(uint64_t ino);
   // The kernel forgot `count` lookups of nodeid.
   void forget(uint64_t nodeid, uint64_t count);
   // Builds "/a/b" for node; false if it has no name (unlinked).

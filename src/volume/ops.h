@@ -82,6 +82,7 @@ struct Handlers {
   static void setattr(Volume::Op& op);
   static void open(Volume::Op& op);
   static void create(Volume::Op& op);
+  static void tmpfile(Volume::Op& op);
   static void read(Volume::Op& op);
   static void write(Volume::Op& op);
   static void release(Volume::Op& op);
@@ -114,6 +115,8 @@ struct Handlers {
   // lookup a CREATE added is then undone).
   static bool reply_open(Volume::Op& op, Node* node, uint64_t fh, uint32_t open_flags,
                          const FileInfo* created);
+  // Answers CREATE or TMPFILE for the file just made (`context` open on it).
+  static void reply_created(Volume::Op& op, Node* node, void* context, const FileInfo& info);
   static void open_common(Volume::Op& op, Node* node, void* context, bool directory,
                           uint32_t open_flags, const FileInfo* created = nullptr);
   static void release_handle(Volume& vol, OpenFile* file);

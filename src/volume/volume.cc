@@ -77,7 +77,7 @@ constexpr std::array<OpcodeInfo, kMaxOpcode> make_table() {
   set(FUSE_COPY_FILE_RANGE, "COPY_FILE_RANGE", Handlers::copy_file_range,
       sizeof(fuse_copy_file_range_in), 0);
   set(FUSE_SYNCFS, "SYNCFS", Handlers::ok, 0, 0);
-  set(FUSE_TMPFILE, "TMPFILE", Handlers::not_supported, 0, 0);
+  set(FUSE_TMPFILE, "TMPFILE", Handlers::tmpfile, sizeof(fuse_create_in), 1);
   return t;
 }
 
