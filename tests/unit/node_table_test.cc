@@ -62,6 +62,20 @@ TEST(NodeTable, NodeContextIsClosedWhenTheNodeGoesOutsideTheLock) {
   EXPECT_EQ(closed.size(), 1u) << "taken contexts are the taker's to close";
 }
 
+TEST(NodeTable, UnnamedFileGetsItsNameByIndexNumber) {
+  // O_TMPFILE: the kernel knows the file before it has a name.
+  NodeTable t(1);
+  Node* tmp = t.add_unnamed(42);
+  EXPECT_EQ(path_of(t, tmp), "<none>");
+  Node* named = t.add_lookup(t.root(), "named", 42);  // LINK's reply
+  EXPECT_EQ(named, tmp);
+  EXPECT_EQ(path_of(t, tmp), "/named");
+  EXPECT_EQ(tmp->lookups.load(), 2u);
+  t.forget(tmp->nodeid, 2);
+  EXPECT_EQ(t.child(t.root(), "named"), nullptr);
+  EXPECT_EQ(t.check(), "");
+}
+
 TEST(NodeTable, LookupCountsAndForgetFrees) {
   NodeTable t(1);
   Node* a = t.add_lookup(t.root(), "a", 10);
