@@ -64,19 +64,15 @@ void BM_NotifyBatchParse(benchmark::State& state) {
 }
 BENCHMARK(BM_NotifyBatchParse);
 
-// Decoding and dispatch of a GETATTR, with a file system and a transport
+// Decoding and dispatch of a GETATTR, with a file system and a reply sink
 // that do nothing.
-class NullTransport final : public kernel::Transport {
+class NullSink final : public kernel::ReplySink {
  public:
-  Result<kernel::Negotiated> init(const kernel::InitWants&) override { return kernel::Negotiated{}; }
-  Status start(kernel::RequestHandler&, unsigned) override { return Status::ok(); }
-  void stop() override {}
-  void wait() override {}
-  Status notify(int, std::span<const iovec>) override { return Status::ok(); }
-  Status send(int, std::span<const iovec> iov) override {
+  Status send(std::span<const iovec> iov) override {
     benchmark::DoNotOptimize(iov.data());
     return Status::ok();
   }
+  std::unique_ptr<kernel::ReplySink> detach() override { return nullptr; }
 };
 
 class StatFs final : public FileSystemBase {
@@ -92,7 +88,8 @@ void BM_DispatchGetattr(benchmark::State& state) {
   StatFs fs;
   Volume volume(fs, VolumeOptions{});
   if (!volume.open_root()) return state.SkipWithError("open_root");
-  NullTransport transport;
+  session::Session session(volume, false);
+  NullSink sink;
   struct {
     fuse_in_header h;
     fuse_getattr_in in;
@@ -103,8 +100,8 @@ void BM_DispatchGetattr(benchmark::State& state) {
   for (auto _ : state) {
     msg.h.unique += 2;
     kernel::Request req{msg.h, reinterpret_cast<const char*>(&msg.in), sizeof(msg.in)};
-    kernel::Reply reply(transport, msg.h.unique, -1);
-    volume.handle(req, reply);
+    kernel::Reply reply(sink, msg.h.unique);
+    session.handle(req, reply);
   }
 }
 BENCHMARK(BM_DispatchGetattr);

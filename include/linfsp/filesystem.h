@@ -18,24 +18,15 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
+#include "linfsp/caller.h"
 #include "linfsp/notify.h"
 #include "linfsp/status.h"
 
 namespace linfsp {
-
-// The process a request comes from, as the kernel reports it.
-struct Caller {
-  uid_t uid = 0;
-  gid_t gid = 0;
-  pid_t pid = 0;
-  // Set when the kernel interrupts the request (the caller got a signal); a
-  // long operation may stop early and return EINTR.
-  const std::atomic<bool>* interrupted = nullptr;
-  bool is_interrupted() const { return interrupted && interrupted->load(std::memory_order_relaxed); }
-};
 
 struct FileInfo {
   uint64_t ino = 0;  // the file's index number; equal for all hard links
@@ -86,6 +77,51 @@ struct SetAttr {
 // reply is full: stop and do not count the entry as delivered.
 using DirFiller = std::function<bool(std::string_view name, const FileInfo& info, uint64_t next)>;
 
+// Pending operations (WinFsp's STATUS_PENDING and FspFileSystemSendResponse).
+// Inside read, write or read_directory, a file system that answers later
+// calls pend_read(caller) (pend_write, pend_list), keeps the object, and
+// returns Status::pending(). It then completes the object once, from any
+// thread; later calls do nothing, and so do calls after an unmount ended
+// the request (the caller got EIO). An object dropped uncompleted answers
+// EIO. No request thread waits meanwhile.
+class PendingIo {
+ public:
+  virtual ~PendingIo() = default;
+  // The kernel interrupted the request: its caller got a signal.
+  virtual bool interrupted() const = 0;
+  // Runs `fn` once when the request is interrupted (at once if it was);
+  // `fn` must not block. Typically it completes with EINTR.
+  virtual void on_interrupt(std::function<void()> fn) = 0;
+};
+
+class PendingRead : public PendingIo {
+ public:
+  // Where the data goes: size() bytes, valid until complete() returns.
+  virtual char* buffer() = 0;
+  virtual size_t size() const = 0;
+  virtual void complete(Result<size_t> bytes) = 0;
+};
+
+class PendingWrite : public PendingIo {
+ public:
+  // The data to write: a copy that lives as long as this object.
+  virtual std::string_view data() const = 0;
+  virtual void complete(Result<size_t> bytes, const FileInfo& info) = 0;
+};
+
+class PendingList : public PendingIo {
+ public:
+  // Adds an entry, as a DirFiller does; false when the reply is full.
+  virtual bool add(std::string_view name, const FileInfo& info, uint64_t next) = 0;
+  virtual void complete(Status status) = 0;
+};
+
+// Null when `caller` is not inside the matching operation, or it pended
+// already. `caller` must be the one the operation received.
+std::shared_ptr<PendingRead> pend_read(const Caller& caller);
+std::shared_ptr<PendingWrite> pend_write(const Caller& caller);
+std::shared_ptr<PendingList> pend_list(const Caller& caller);
+
 class FileSystemBase {
  public:
   virtual ~FileSystemBase() = default;
@@ -132,7 +168,7 @@ class FileSystemBase {
   virtual Status open_directory(const Caller& caller, const std::string& path, void** dir);
   virtual void close_directory(void* dir);
   // Lists entries after cookie `offset` (0 = from the start), without "." and "..".
-  virtual Status read_directory(void* dir, uint64_t offset, const DirFiller& filler);
+  virtual Status read_directory(const Caller& caller, void* dir, uint64_t offset, const DirFiller& filler);
 
   // Names.
   virtual Status mkdir(const Caller& caller, const std::string& path, mode_t mode, FileInfo* info);

@@ -14,6 +14,9 @@ class Status {
  public:
   Status() = default;
   static Status ok() { return Status(); }
+  // The operation goes on after the call returns and completes through its
+  // Pending* object (see linfsp/filesystem.h): WinFsp's STATUS_PENDING.
+  static Status pending() { return Status(kPending); }
   static Status error(int err) { return Status(err); }
   static Status error(int err, std::string message) {
     Status s(err);
@@ -22,6 +25,7 @@ class Status {
   }
 
   bool is_ok() const { return err_ == 0; }
+  bool is_pending() const { return err_ == kPending; }
   explicit operator bool() const { return is_ok(); }
   // A positive errno value, or 0.
   int err() const { return err_; }
@@ -29,6 +33,7 @@ class Status {
   std::string message() const;
 
  private:
+  static constexpr int kPending = -1;
   explicit Status(int err) : err_(err) {}
   int err_ = 0;
   std::shared_ptr<const std::string> message_;  // null on the OK path
@@ -47,6 +52,7 @@ class Result {
   T* operator->() { return &value(); }
   Status status() const { return is_ok() ? Status::ok() : std::get<1>(v_); }
   int err() const { return is_ok() ? 0 : std::get<1>(v_).err(); }
+  bool is_pending() const { return !is_ok() && std::get<1>(v_).is_pending(); }
 
  private:
   std::variant<T, Status> v_;

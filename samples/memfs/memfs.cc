@@ -325,7 +325,7 @@ class MemFs final : public linfsp::FileSystemBase {
 
   void close_directory(void* dir) override { close(dir); }
 
-  Status read_directory(void* dir, uint64_t offset, const DirFiller& filler) override {
+  Status read_directory(const Caller&, void* dir, uint64_t offset, const DirFiller& filler) override {
     std::shared_lock lock(mu_);
     Node& n = *static_cast<Handle*>(dir)->node;
     if (!n.dir) return err(ENOTDIR);

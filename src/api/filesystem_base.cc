@@ -10,6 +10,7 @@ Status unsupported() { return Status::error(ENOSYS); }
 
 std::string Status::message() const {
   if (message_) return *message_;
+  if (err_ == kPending) return "pending";
   return err_ == 0 ? "OK" : std::strerror(err_);
 }
 
@@ -48,7 +49,7 @@ Status FileSystemBase::open_directory(const Caller&, const std::string&, void**)
   return unsupported();
 }
 void FileSystemBase::close_directory(void*) {}
-Status FileSystemBase::read_directory(void*, uint64_t, const DirFiller&) { return unsupported(); }
+Status FileSystemBase::read_directory(const Caller&, void*, uint64_t, const DirFiller&) { return unsupported(); }
 Status FileSystemBase::mkdir(const Caller&, const std::string&, mode_t, FileInfo*) {
   return unsupported();
 }

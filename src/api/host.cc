@@ -22,6 +22,7 @@ namespace linfsp {
 
 struct FileSystemHost::State {
   std::unique_ptr<Volume> volume;
+  std::unique_ptr<session::Session> session;  // serves the volume; before the transport goes
   std::unique_ptr<kernel::Transport> transport;
   kernel::Negotiated negotiated;
   std::string mountpoint;  // absolute
@@ -89,6 +90,7 @@ Status FileSystemHost::start() {
   vo.debug = options_.debug;
   st.volume = std::make_unique<Volume>(fs_, vo);
   if (Status s = st.volume->open_root(); !s) return s;
+  st.session = std::make_unique<session::Session>(*st.volume, options_.debug);
 
   kernel::MountOptions mo;
   mo.mountpoint = st.mountpoint;
@@ -121,7 +123,7 @@ Status FileSystemHost::start() {
   st.negotiated = *neg;
   st.volume->set_negotiated(*neg);
   unsigned threads = options_.threads ? options_.threads : std::max(2u, std::thread::hardware_concurrency());
-  if (Status s = st.transport->start(*st.volume, threads); !s) {
+  if (Status s = st.transport->start(*st.session, threads); !s) {
     st.transport.reset();
     kernel::unmount_fuse(st.mountpoint, true);
     return s;
@@ -144,6 +146,9 @@ void FileSystemHost::stop() {
   // A busy mount (a process still has a file or its cwd there) is detached:
   // it disappears from the namespace now and its users get ENOTCONN.
   if (!kernel::unmount_fuse(st.mountpoint, false)) kernel::unmount_fuse(st.mountpoint, true);
+  // Requests still deferred end now (EIO), so no caller waits on a file
+  // system that is going away and no late answer reaches a closed channel.
+  st.session->end_deferred();
   st.transport->stop();
   st.volume->close_all();
 }

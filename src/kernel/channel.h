@@ -60,33 +60,50 @@ struct Request {
   size_t body_size;
 };
 
-class Transport;
+// Where the one reply to a request goes. A transport gives every request a
+// sink; no descriptor or ring slot is overloaded to name it.
+class ReplySink {
+ public:
+  virtual ~ReplySink() = default;
+  // Writes one message: iov[0] is its fuse_out_header. Fails with ENOENT
+  // when the kernel no longer knows the request (it was interrupted).
+  virtual Status send(std::span<const iovec> message) = 0;
+  // A sink for the same request that stays valid after handle() returns, on
+  // any thread, until it sends; null when this transport cannot let a
+  // request outlive its handler (the handler must then answer first).
+  virtual std::unique_ptr<ReplySink> detach() = 0;
+};
 
-// Writes the single reply to one request. Replies go out with writev.
+// The single reply to one request. Replies go out with writev.
 class Reply {
  public:
-  Reply(Transport& transport, uint64_t unique, int fd)
-      : transport_(transport), unique_(unique), fd_(fd) {}
+  Reply(ReplySink& sink, uint64_t unique) : sink_(&sink), unique_(unique) {}
   // Each returns false when the kernel refused the reply (the request was
   // interrupted and is gone), so an entry reply can undo its lookup.
   bool error(int err);  // err > 0
+  // Any number of payload pieces; none is dropped.
   bool ok(std::span<const iovec> payload = {});
   bool ok(const void* data, size_t size);
+  // Takes the reply away from the request thread: the transport neither
+  // answers it nor waits for it once handle() returns. Null (and nothing
+  // changes) when the transport cannot.
+  std::unique_ptr<ReplySink> detach();
+
   bool sent() const { return sent_; }
+  bool detached() const { return detached_; }
   uint64_t unique() const { return unique_; }
   int result() const { return result_; }  // -errno or bytes of payload
 
  private:
-  Transport& transport_;
+  ReplySink* sink_;
   uint64_t unique_;
-  int fd_;
   bool sent_ = false;
+  bool detached_ = false;
   int result_ = 0;
 };
 
-// The volume implements this. handle() runs on a transport thread and calls
-// exactly one of reply.error()/reply.ok(), except for FORGET and BATCH_FORGET,
-// which have no reply.
+// The session implements this. handle() runs on a transport thread; it
+// answers through `reply`, or detaches it and answers later.
 class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
@@ -109,8 +126,6 @@ class Transport {
   virtual void wait() = 0;
   // Sends an unsolicited notification (FUSE_NOTIFY_*). May block on kernel locks.
   virtual Status notify(int code, std::span<const iovec> payload) = 0;
-  // Writes a reply; used by Reply.
-  virtual Status send(int fd, std::span<const iovec> iov) = 0;
 };
 
 // The /dev/fuse transport: a pool of threads, each with its own cloned

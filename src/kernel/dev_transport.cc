@@ -31,9 +31,30 @@ void install_wake_handler() {
   });
 }
 
-bool has_reply(uint32_t opcode) {
-  return opcode != FUSE_FORGET && opcode != FUSE_BATCH_FORGET && opcode != FUSE_INTERRUPT;
+// Writes one message to a /dev/fuse descriptor.
+Status write_message(int fd, std::span<const iovec> iov) {
+  for (;;) {
+    ssize_t n = writev(fd, iov.data(), static_cast<int>(iov.size()));
+    if (n >= 0) return Status::ok();
+    if (errno == EINTR) continue;
+    // ENOENT: the request was interrupted and is gone; not our error.
+    return Status::error(errno);
+  }
 }
+
+// Replies go back on the descriptor the request came from: the kernel looks
+// a reply up among that descriptor's requests only. The descriptor lives as
+// long as the transport, which outlives every detached sink (the session
+// drops them before the transport goes).
+class DevSink final : public ReplySink {
+ public:
+  explicit DevSink(int fd) : fd_(fd) {}
+  Status send(std::span<const iovec> message) override { return write_message(fd_, message); }
+  std::unique_ptr<ReplySink> detach() override { return std::make_unique<DevSink>(fd_); }
+
+ private:
+  int fd_;
+};
 
 class DevTransport final : public Transport {
  public:
@@ -49,7 +70,6 @@ class DevTransport final : public Transport {
   void stop() override;
   void wait() override;
   Status notify(int code, std::span<const iovec> payload) override;
-  Status send(int fd, std::span<const iovec> iov) override;
 
  private:
   void serve(int fd);
@@ -69,6 +89,7 @@ class DevTransport final : public Transport {
 
 Result<Negotiated> DevTransport::init(const InitWants& wants) {
   max_write_ = wants.max_write;
+  DevSink sink(fd_);
   std::vector<char> buf(buffer_size());
   for (;;) {
     ssize_t n = read(fd_, buf.data(), buf.size());
@@ -93,11 +114,11 @@ Result<Negotiated> DevTransport::init(const InitWants& wants) {
       // Tell the kernel our major; it sends INIT again.
       fuse_out_header oh{sizeof(oh) + 8, 0, hdr.unique};
       iovec iov[2] = {{&oh, sizeof(oh)}, {&out, 8}};
-      if (Status s = send(fd_, iov); !s) return s;
+      if (Status s = sink.send(iov); !s) return s;
       continue;
     }
     if (in.major < FUSE_KERNEL_VERSION) {
-      Reply(*this, hdr.unique, fd_).error(EPROTO);
+      Reply(sink, hdr.unique).error(EPROTO);
       return Status::error(EPROTO, "kernel FUSE protocol " + std::to_string(in.major) + " too old");
     }
     neg.minor = std::min(in.minor, kMaxMinor);
@@ -120,7 +141,7 @@ Result<Negotiated> DevTransport::init(const InitWants& wants) {
     out.time_gran = 1;
     out.max_pages = neg.max_pages;
     size_t out_size = neg.minor < 5 ? 8 : neg.minor < 23 ? 24 : sizeof(out);
-    Reply(*this, hdr.unique, fd_).ok(&out, out_size);
+    Reply(sink, hdr.unique).ok(&out, out_size);
     return neg;
   }
 }
@@ -159,6 +180,7 @@ void DevTransport::serve(int fd) {
   pthread_sigmask(SIG_SETMASK, &set, nullptr);
 
   std::unique_ptr<char[]> buf(new char[buffer_size()]);
+  DevSink sink(fd);
   while (!stop_.load(std::memory_order_relaxed)) {
     ssize_t n = read(fd, buf.get(), buffer_size());
     if (n < 0) {
@@ -174,13 +196,12 @@ void DevTransport::serve(int fd) {
     const auto& hdr = *reinterpret_cast<const fuse_in_header*>(buf.get());
     if (hdr.len != static_cast<uint32_t>(n)) {
       std::fprintf(stderr, "linfsp: request length %u, read %zd\n", hdr.len, n);
-      Reply(*this, hdr.unique, fd).error(EIO);
+      Reply(sink, hdr.unique).error(EIO);
       continue;
     }
     Request req{hdr, buf.get() + sizeof(hdr), static_cast<size_t>(n) - sizeof(hdr)};
-    Reply reply(*this, hdr.unique, fd);
+    Reply reply(sink, hdr.unique);
     handler_->handle(req, reply);
-    if (!reply.sent() && has_reply(hdr.opcode)) reply.error(EIO);
   }
   std::lock_guard lock(mutex_);
   --running_;
@@ -222,47 +243,10 @@ Status DevTransport::notify(int code, std::span<const iovec> payload) {
     iov[i + 1] = payload[i];
     oh.len += static_cast<uint32_t>(payload[i].iov_len);
   }
-  return send(fd_, {iov, payload.size() + 1});
-}
-
-Status DevTransport::send(int fd, std::span<const iovec> iov) {
-  for (;;) {
-    ssize_t n = writev(fd, iov.data(), static_cast<int>(iov.size()));
-    if (n >= 0) return Status::ok();
-    if (errno == EINTR) continue;
-    // ENOENT: the request was interrupted and is gone; not our error.
-    return Status::error(errno);
-  }
+  return write_message(fd_, {iov, payload.size() + 1});
 }
 
 }  // namespace
-
-bool Reply::error(int err) {
-  fuse_out_header oh{sizeof(oh), -err, unique_};
-  iovec iov{&oh, sizeof(oh)};
-  sent_ = true;
-  result_ = -err;
-  return transport_.send(fd_, {&iov, 1}).is_ok();
-}
-
-bool Reply::ok(std::span<const iovec> payload) {
-  iovec iov[8];
-  fuse_out_header oh{sizeof(oh), 0, unique_};
-  iov[0] = {&oh, sizeof(oh)};
-  size_t n = std::min(payload.size(), std::size(iov) - 1);
-  for (size_t i = 0; i < n; ++i) {
-    iov[i + 1] = payload[i];
-    oh.len += static_cast<uint32_t>(payload[i].iov_len);
-  }
-  sent_ = true;
-  result_ = static_cast<int>(oh.len - sizeof(oh));
-  return transport_.send(fd_, {iov, n + 1}).is_ok();
-}
-
-bool Reply::ok(const void* data, size_t size) {
-  iovec iov{const_cast<void*>(data), size};
-  return ok({&iov, size ? 1u : 0u});
-}
 
 std::string describe_init_flags(uint64_t flags) {
   static constexpr struct {

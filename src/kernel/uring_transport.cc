@@ -21,10 +21,11 @@
 //   also the fallback: when the module parameter, the kernel, or io_uring
 //   itself does not allow FUSE-over-io_uring, everything goes over /dev/fuse
 //   and one line on stderr says why.
-// - A reply lands in send() with the id this transport gave the Reply: ring
-//   entries have negative ids (-2 - index), so a real descriptor is never
-//   mistaken for one. send() copies the reply into the entry's buffers; the
-//   thread commits it (COMMIT_AND_FETCH) after handle() returns.
+// - A reply lands in the worker's EntrySink, which copies it into the entry's
+//   buffers; the thread commits it (COMMIT_AND_FETCH) after handle() returns.
+//   A request cannot outlive its handler here (detach() gives null): the
+//   entry is the thread's only one, so the session answers such a request on
+//   the request thread.
 #include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>
@@ -67,8 +68,6 @@ void clear_sqe128(io_uring_sqe* sqe) {
   std::memset(sqe, 0, sizeof(*sqe));
   std::memset(sqe_cmd(sqe), 0, kSqe128CmdArea);
 }
-
-int entry_reply_id(size_t index) { return -2 - static_cast<int>(index); }
 
 const char* err_text(int err) { return std::strerror(err < 0 ? -err : err); }
 
@@ -205,9 +204,21 @@ class UringTransport final : public Transport {
   void stop() override;
   void wait() override;
   Status notify(int code, std::span<const iovec> payload) override { return dev_->notify(code, payload); }
-  Status send(int fd, std::span<const iovec> iov) override;
 
  private:
+  // Copies a reply into the worker's entry.
+  Status write_reply(Worker& w, std::span<const iovec> iov);
+  class EntrySink final : public ReplySink {
+   public:
+    EntrySink(UringTransport& t, Worker& w) : t_(t), w_(w) {}
+    Status send(std::span<const iovec> message) override { return t_.write_reply(w_, message); }
+    std::unique_ptr<ReplySink> detach() override { return nullptr; }
+
+   private:
+    UringTransport& t_;
+    Worker& w_;
+  };
+
   void run(Worker& w);
   void serve(Worker& w);
   void watch_dev();
@@ -501,7 +512,8 @@ void UringTransport::serve(Worker& w) {
   UringEntInOut io;
   std::memcpy(&io, &w.header->ring_ent_in_out, sizeof(io));
   w.commit_id = io.commit_id;
-  Reply reply(*this, in.unique, entry_reply_id(w.index));
+  EntrySink sink(*this, w);
+  Reply reply(sink, in.unique);
   size_t args = in.len >= sizeof(in) ? in.len - sizeof(in) : 0;
   if (in.len < sizeof(in) || io.payload_sz > payload_size_ || args < io.payload_sz ||
       args - io.payload_sz > kUringOpInSize) {
@@ -517,7 +529,6 @@ void UringTransport::serve(Worker& w) {
   w.request_payload = io.payload_sz;
   w.spilled = 0;
   handler_->handle(request, reply);
-  if (!reply.sent()) reply.error(EIO);  // every request on a ring has a reply
   if (w.spilled) std::memcpy(w.payload, w.spill.data(), w.spilled);
   w.request_payload = 0;
   w.spilled = 0;
@@ -527,13 +538,10 @@ void UringTransport::serve(Worker& w) {
 // goes into in_out, the arguments into the payload (through `spill` when the
 // request still has bytes there: names, written data). Called from handle(),
 // on the worker's thread; the worker commits once handle() returns.
-Status UringTransport::send(int fd, std::span<const iovec> iov) {
-  if (fd >= 0) return dev_->send(fd, iov);
-  size_t index = static_cast<size_t>(-2 - static_cast<long>(fd));
-  if (index >= workers_.size() || iov.empty() || iov[0].iov_len != sizeof(fuse_out_header)) {
-    return Status::error(EINVAL, "io_uring reply: bad entry or header");
+Status UringTransport::write_reply(Worker& w, std::span<const iovec> iov) {
+  if (iov.empty() || iov[0].iov_len != sizeof(fuse_out_header)) {
+    return Status::error(EINVAL, "io_uring reply: no header");
   }
-  Worker& w = *workers_[index];
   fuse_out_header oh;
   std::memcpy(&oh, iov[0].iov_base, sizeof(oh));
   size_t size = 0;

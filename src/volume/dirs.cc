@@ -13,39 +13,80 @@ constexpr uint64_t kDotEntries = 2;
 
 size_t align8(size_t n) { return (n + 7) & ~size_t{7}; }
 
+// The directory a READDIR lists. Handle 0 means the kernel opened it
+// itself (the file system answered OPENDIR with ENOSYS): then it is opened
+// for this one listing and closed after it.
+class ListedDirectory {
+ public:
+  explicit ListedDirectory(Volume::Op& op) : op_(op) {
+    uint64_t fh = op.arg<fuse_read_in>().fh;
+    if (fh != 0) {
+      dir_ = Volume::Op::handle(fh);
+      return;
+    }
+    Node* node = op.node();
+    if (node == nullptr) {
+      status_ = Status::error(ESTALE);
+      return;
+    }
+    SharedGuard names_stable(op.vol.rename_resource());
+    if (!op.resolve(node)) {
+      status_ = Status::error(ENOENT);
+      return;
+    }
+    temporary_ = OpenFile{node, nullptr, true};
+    status_ = op.fs().open_directory(op.caller, op.path, &temporary_.context);
+    if (status_) dir_ = &temporary_;
+  }
+  ~ListedDirectory() {
+    if (dir_ == &temporary_) op_.fs().close_directory(temporary_.context);
+  }
+  ListedDirectory(const ListedDirectory&) = delete;
+  ListedDirectory& operator=(const ListedDirectory&) = delete;
+
+  const Status& status() const { return status_; }
+  bool temporary() const { return dir_ == &temporary_; }
+  OpenFile* operator->() const { return dir_; }
+
+ private:
+  Volume::Op& op_;
+  Status status_;
+  OpenFile* dir_ = nullptr;
+  OpenFile temporary_{nullptr, nullptr, true};
+};
+
 void list(Volume::Op& op, bool plus) {
   const auto& in = op.arg<fuse_read_in>();
-  OpenFile* dir = Volume::Op::handle(in.fh);
-  char* buffer = reply_buffer(in.size);
-  size_t used = 0;
+  ListedDirectory dir(op);
+  if (!dir.status()) return op.reply_status(dir.status());
+  DirentWriter writer{reply_buffer(in.size), in.size, plus};
   NodeTable& nodes = op.vol.nodes();
-  thread_local std::vector<Node*> added;  // lookups to undo if the reply is lost
+  // Each entry of a readdirplus reply is a lookup the kernel will forget;
+  // undone unless the kernel takes the reply (also if the file system throws).
+  thread_local std::vector<uint64_t> added;
   added.clear();
+  bool delivered = false;
+  struct Undo {
+    NodeTable& nodes;
+    bool& delivered;
+    ~Undo() {
+      if (!delivered) {
+        for (uint64_t id : added) nodes.forget(id, 1);
+      }
+    }
+  } undo{nodes, delivered};
 
   auto emit = [&](std::string_view name, const FileInfo& info, uint64_t next) {
-    size_t fixed = plus ? sizeof(fuse_entry_out) + sizeof(fuse_dirent) : sizeof(fuse_dirent);
-    size_t size = align8(fixed + name.size());
-    if (used + size > in.size) return false;
-    char* p = buffer + used;
-    std::memset(p, 0, size);
-    fuse_dirent* d = reinterpret_cast<fuse_dirent*>(p + (plus ? sizeof(fuse_entry_out) : 0));
-    bool dot = name == "." || name == "..";
-    if (plus && !dot) {
-      // Each entry of a readdirplus reply is a lookup the kernel will forget.
-      auto* e = reinterpret_cast<fuse_entry_out*>(p);
+    fuse_entry_out* e = nullptr;
+    if (!writer.add(name, info, next, &e)) return false;
+    if (plus && name != "." && name != "..") {
       Node* node = nodes.add_lookup(dir->node, name, info.ino);
-      added.push_back(node);
+      added.push_back(node->nodeid);
       e->nodeid = node->nodeid;
       split_timeout(op.options().entry_timeout, &e->entry_valid, &e->entry_valid_nsec);
       split_timeout(op.options().attr_timeout, &e->attr_valid, &e->attr_valid_nsec);
       fill_attr(info, &e->attr);
     }
-    d->ino = info.ino;
-    d->off = next;
-    d->namelen = static_cast<uint32_t>(name.size());
-    d->type = (info.mode & S_IFMT) >> 12;
-    std::memcpy(d->name, name.data(), name.size());
-    used += size;
     return true;
   };
 
@@ -55,7 +96,7 @@ void list(Volume::Op& op, bool plus) {
   self.mode = S_IFDIR;
   if (offset < 1 && !emit(".", self, 1)) return op.fail(EINVAL);
   if (offset < 2 && !emit("..", self, 2)) {
-    op.reply.ok(buffer, used);
+    delivered = op.reply.ok(writer.buffer, writer.used);
     return;
   }
   Status s;
@@ -63,18 +104,40 @@ void list(Volume::Op& op, bool plus) {
     // readdirplus records names: hold names stable while listing.
     std::optional<SharedGuard> names_stable;
     if (plus) names_stable.emplace(op.vol.rename_resource());
-    s = op.fs().read_directory(dir->context, offset > kDotEntries ? offset - kDotEntries : 0,
+    op.caller.request = &op;
+    // A directory opened for this listing only closes when it returns: no pending then.
+    op.listing = dir.temporary() ? nullptr : &writer;
+    s = op.fs().read_directory(op.caller, dir->context, offset > kDotEntries ? offset - kDotEntries : 0,
                                [&](std::string_view name, const FileInfo& info, uint64_t next) {
                                  return emit(name, info, next + kDotEntries);
                                });
   }
-  if (!s && used == 0) return op.reply_status(s);
-  if (!op.reply.ok(buffer, used)) {
-    for (Node* n : added) nodes.forget(n->nodeid, 1);
+  if (went_pending(op, s)) {
+    delivered = op.pended;  // the pending reply carries the lookups made so far
+    return;
   }
+  if (!s && writer.used == 0) return op.reply_status(s);
+  delivered = op.reply.ok(writer.buffer, writer.used);
 }
 
 }  // namespace
+
+bool DirentWriter::add(std::string_view name, const FileInfo& info, uint64_t next, fuse_entry_out** entry) {
+  size_t fixed = plus ? sizeof(fuse_entry_out) + sizeof(fuse_dirent) : sizeof(fuse_dirent);
+  size_t size = align8(fixed + name.size());
+  if (used + size > room) return false;
+  char* p = buffer + used;
+  std::memset(p, 0, size);
+  auto* d = reinterpret_cast<fuse_dirent*>(p + (plus ? sizeof(fuse_entry_out) : 0));
+  d->ino = info.ino;
+  d->off = next;
+  d->namelen = static_cast<uint32_t>(name.size());
+  d->type = (info.mode & S_IFMT) >> 12;
+  std::memcpy(d->name, name.data(), name.size());
+  if (entry) *entry = plus ? reinterpret_cast<fuse_entry_out*>(p) : nullptr;
+  used += size;
+  return true;
+}
 
 void Handlers::opendir(Volume::Op& op) {
   void* dir = nullptr;
@@ -96,7 +159,8 @@ void Handlers::readdir(Volume::Op& op) { list(op, false); }
 void Handlers::readdirplus(Volume::Op& op) { list(op, true); }
 
 void Handlers::releasedir(Volume::Op& op) {
-  release_handle(op.vol, Volume::Op::handle(op.arg<fuse_release_in>().fh));
+  // Handle 0: the kernel opened the directory itself; nothing of ours is open.
+  if (uint64_t fh = op.arg<fuse_release_in>().fh; fh != 0) release_handle(op.vol, Volume::Op::handle(fh));
   op.reply.ok();
 }
 

@@ -80,17 +80,6 @@ void reply_sized(Volume::Op& op, uint32_t room, const std::string& data) {
   }
 }
 
-// With FUSE_HANDLE_KILLPRIV_V2 the kernel leaves clearing set-user-ID and
-// set-group-ID bits after a write or truncating open to us (which spares a
-// getxattr per write); the file system does it through set_file_info.
-void kill_suid_sgid(Volume::Op& op, void* file, FileInfo* info) {
-  bool sgid = (info->mode & S_ISGID) && (info->mode & S_IXGRP);
-  if (!(info->mode & S_ISUID) && !sgid) return;
-  SetAttr attr;
-  attr.valid = SetAttr::kKillSuid;
-  op.fs().set_file_info(op.caller, op.path, file, attr, info);
-}
-
 // `names` is a sequence of NUL-terminated names.
 std::string without_trusted(const std::string& names) {
   std::string kept;
@@ -105,6 +94,18 @@ std::string without_trusted(const std::string& names) {
 }
 
 }  // namespace
+
+// The kernel leaves clearing set-user-ID and set-group-ID bits after a write
+// or truncating open to us (which spares a getxattr per write); the file
+// system does it through set_file_info.
+void kill_suid_sgid(FileSystemBase& fs, const Caller& caller, const std::string& path, void* file,
+                    FileInfo* info) {
+  bool sgid = (info->mode & S_ISGID) && (info->mode & S_IXGRP);
+  if (!(info->mode & S_ISUID) && !sgid) return;
+  SetAttr attr;
+  attr.valid = SetAttr::kKillSuid;
+  fs.set_file_info(caller, path, file, attr, info);
+}
 
 Result<void*> Volume::Op::file(uint64_t fh, Node* node) {
   if (fh != 0) return context_of(fh);
@@ -206,7 +207,7 @@ void Handlers::open(Volume::Op& op) {
     return op.fs().open(op.caller, op.path, static_cast<int>(in.flags), &context, &info);
   });
   if (!s) return op.reply_status(s);
-  if (in.open_flags & FUSE_OPEN_KILL_SUIDGID) kill_suid_sgid(op, context, &info);
+  if (in.open_flags & FUSE_OPEN_KILL_SUIDGID) kill_suid_sgid(op.fs(), op.caller, op.path, context, &info);
   open_common(op, op.node(), context, false, op.options().keep_cache ? FOPEN_KEEP_CACHE : 0);
 }
 
@@ -260,7 +261,9 @@ void Handlers::read(Volume::Op& op) {
   char* buffer = reply_buffer(in.size);
   Result<void*> file = op.file(in.fh, op.node());
   if (!file) return op.reply_status(file.status());
+  op.caller.request = &op;
   Result<size_t> n = op.fs().read(op.caller, *file, buffer, in.offset, in.size);
+  if (went_pending(op, n.status())) return;
   if (!n) return op.fail(n.err());
   op.reply.ok(buffer, std::min<size_t>(*n, in.size));
 }
@@ -271,9 +274,12 @@ void Handlers::write(Volume::Op& op) {
   FileInfo info;
   Result<void*> file = op.file(in.fh, op.node());
   if (!file) return op.reply_status(file.status());
+  op.caller.request = &op;
+  op.pending_file = *file;
   Result<size_t> n = op.fs().write(op.caller, *file, op.tail, in.offset, in.size, &info);
+  if (went_pending(op, n.status())) return;
   if (!n) return op.fail(n.err());
-  if (in.write_flags & FUSE_WRITE_KILL_SUIDGID) kill_suid_sgid(op, *file, &info);
+  if (in.write_flags & FUSE_WRITE_KILL_SUIDGID) kill_suid_sgid(op.fs(), op.caller, op.path, *file, &info);
   fuse_write_out out{static_cast<uint32_t>(*n), 0};
   op.reply.ok(&out, sizeof(out));
 }

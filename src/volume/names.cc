@@ -5,6 +5,7 @@
 #include <linux/fs.h>
 
 #include <chrono>
+#include <optional>
 
 #include "volume/ops.h"
 
@@ -50,8 +51,9 @@ void rename_common(Volume::Op& op, uint64_t newdir, unsigned flags) {
   Node* to_parent = nodes.get(newdir);
   // A rename waits while notify sessions hold the resource; a signal to the
   // renaming process ends the wait.
-  Resource& resource = op.vol.rename_resource();
-  while (!resource.try_acquire_exclusive_for(std::chrono::milliseconds(50))) {
+  std::optional<ExclusiveGuard> names_changing;
+  while (!(names_changing = ExclusiveGuard::try_acquire_for(op.vol.rename_resource(),
+                                                           std::chrono::milliseconds(50)))) {
     if (op.caller.is_interrupted()) return op.fail(EINTR);
   }
   std::string from, to;
@@ -60,7 +62,7 @@ void rename_common(Volume::Op& op, uint64_t newdir, unsigned flags) {
   if (s && !(flags & RENAME_EXCHANGE)) op.keep_open(nodes.child(to_parent, op.name2), to);
   if (s) s = op.fs().rename(op.caller, from, to, flags);
   if (s) nodes.rename(from_parent, op.name, to_parent, op.name2, flags);
-  resource.release();
+  names_changing.reset();
   op.reply_status(s);
 }
 

@@ -2,6 +2,7 @@
 
 #include <linux/limits.h>
 
+#include <exception>
 #include <cstdio>
 #include <cstring>
 
@@ -184,9 +185,13 @@ void NotifyEngine::worker() {
     if (auto* changes = std::get_if<std::vector<NotifyChange>>(&item)) {
       // Never a plain shared acquire here: a rename queued behind the session
       // would block us, and we are the ones who must process its End.
-      resource_.acquire_shared_starve_exclusive();
-      for (const NotifyChange& c : *changes) resolve(c, &found);
-      resource_.release();
+      SharedStarveExclusiveGuard names_stable(resource_);
+      try {
+        for (const NotifyChange& c : *changes) resolve(c, &found);
+      } catch (const std::exception& e) {
+        // Out of memory: invalidate what was found; the End below still runs.
+        std::fprintf(stderr, "linfsp: notify: a batch failed: %s\n", e.what());
+      }
     }
     std::lock_guard lock(mutex_);
     if (std::holds_alternative<EndMarker>(item) && sessions_ > 0 && --sessions_ == 0) {

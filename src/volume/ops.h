@@ -11,6 +11,7 @@ namespace linfsp {
 
 struct Volume::Op {
   Volume& vol;
+  session::Request& request;
   const fuse_in_header& header;
   const char* in;          // the opcode's fixed input struct
   std::string_view name;   // first name, when the opcode has one
@@ -19,7 +20,11 @@ struct Volume::Op {
   size_t tail_size;
   Caller caller;
   kernel::Reply& reply;
-  std::string path;  // the path the operation resolved (for the debug log)
+  std::string& path;  // the path the operation resolved (also for the debug log)
+  // Set by pend_read/pend_write/pend_list: the answer comes later.
+  bool pended = false;
+  struct DirentWriter* listing = nullptr;  // READDIR: what is encoded so far
+  void* pending_file = nullptr;            // WRITE: the open context, for a pending write
 
   template <typename T>
   const T& arg() const {
@@ -55,6 +60,27 @@ struct Volume::Op {
   // REQUIRES: the rename resource held.
   void keep_open(Node* node, const std::string& path);
 };
+
+// Encodes directory entries (fuse_dirent, or fuse_direntplus) into a buffer.
+struct DirentWriter {
+  char* buffer;
+  size_t room;
+  bool plus;
+  size_t used = 0;
+  // Appends an entry; false when it does not fit. With plus, *entry points
+  // at its zeroed fuse_entry_out (nodeid 0: the kernel will LOOKUP it).
+  bool add(std::string_view name, const FileInfo& info, uint64_t next, fuse_entry_out** entry = nullptr);
+};
+
+// Calls the file system's read/write/read_directory with `op.caller` able to
+// pend; returns true when it did (the pending object answers).
+// REQUIRES: `result` is what the call returned.
+bool went_pending(Volume::Op& op, const Status& result);
+
+// With FUSE_HANDLE_KILLPRIV_V2 the kernel leaves clearing set-user-ID and
+// set-group-ID after a write to us.
+void kill_suid_sgid(FileSystemBase& fs, const Caller& caller, const std::string& path, void* file,
+                    FileInfo* info);
 
 // A per-thread buffer for replies, grown once and reused.
 char* reply_buffer(size_t size);
@@ -104,10 +130,7 @@ struct Handlers {
   static void releasedir(Volume::Op& op);
   static void fsyncdir(Volume::Op& op);
   // volume.cc
-  static void interrupt(Volume::Op& op);
-  static void destroy(Volume::Op& op);
   static void ok(Volume::Op& op);
-  static void not_supported(Volume::Op& op);
 
   // Registers an open handle and answers OPEN/OPENDIR, or CREATE when
   // `created` holds the new file's attributes.

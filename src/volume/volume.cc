@@ -1,6 +1,5 @@
-// The request dispatcher: one table maps each opcode to its handler, its fixed
-// input size and the number of names that follow; it drives validation,
-// dispatch and the debug log.
+// The volume as a client of the session: a table maps each opcode to its
+// handler (the session's opcode table has already validated the request).
 #include "volume/volume.h"
 
 #include <linux/limits.h>
@@ -17,138 +16,58 @@
 namespace linfsp {
 namespace {
 
-struct OpcodeInfo {
-  const char* name = nullptr;
-  void (*fn)(Volume::Op&) = nullptr;
-  uint16_t in_size = 0;  // fixed input struct
-  uint8_t names = 0;     // NUL-terminated strings after it
-};
-
+using Handler = void (*)(Volume::Op&);
 constexpr size_t kMaxOpcode = 64;
 
-constexpr std::array<OpcodeInfo, kMaxOpcode> make_table() {
-  std::array<OpcodeInfo, kMaxOpcode> t{};
-  auto set = [&t](uint32_t op, const char* name, void (*fn)(Volume::Op&), size_t in, int names) {
-    t[op] = {name, fn, static_cast<uint16_t>(in), static_cast<uint8_t>(names)};
-  };
-  set(FUSE_LOOKUP, "LOOKUP", Handlers::lookup, 0, 1);
-  set(FUSE_FORGET, "FORGET", Handlers::forget, sizeof(fuse_forget_in), 0);
-  set(FUSE_GETATTR, "GETATTR", Handlers::getattr, sizeof(fuse_getattr_in), 0);
-  set(FUSE_SETATTR, "SETATTR", Handlers::setattr, sizeof(fuse_setattr_in), 0);
-  set(FUSE_READLINK, "READLINK", Handlers::readlink, 0, 0);
-  set(FUSE_SYMLINK, "SYMLINK", Handlers::symlink, 0, 2);
-  set(FUSE_MKNOD, "MKNOD", Handlers::mknod, sizeof(fuse_mknod_in), 1);
-  set(FUSE_MKDIR, "MKDIR", Handlers::mkdir, sizeof(fuse_mkdir_in), 1);
-  set(FUSE_UNLINK, "UNLINK", Handlers::unlink, 0, 1);
-  set(FUSE_RMDIR, "RMDIR", Handlers::rmdir, 0, 1);
-  set(FUSE_RENAME, "RENAME", Handlers::rename, sizeof(fuse_rename_in), 2);
-  set(FUSE_LINK, "LINK", Handlers::link, sizeof(fuse_link_in), 1);
-  set(FUSE_OPEN, "OPEN", Handlers::open, sizeof(fuse_open_in), 0);
-  set(FUSE_READ, "READ", Handlers::read, sizeof(fuse_read_in), 0);
-  set(FUSE_WRITE, "WRITE", Handlers::write, sizeof(fuse_write_in), 0);
-  set(FUSE_STATFS, "STATFS", Handlers::statfs, 0, 0);
-  set(FUSE_RELEASE, "RELEASE", Handlers::release, sizeof(fuse_release_in), 0);
-  set(FUSE_FSYNC, "FSYNC", Handlers::fsync, sizeof(fuse_fsync_in), 0);
-  // Without FUSE_SETXATTR_EXT the kernel sends the short, 8-byte form.
-  set(FUSE_SETXATTR, "SETXATTR", Handlers::setxattr, FUSE_COMPAT_SETXATTR_IN_SIZE, 1);
-  set(FUSE_GETXATTR, "GETXATTR", Handlers::getxattr, sizeof(fuse_getxattr_in), 1);
-  set(FUSE_LISTXATTR, "LISTXATTR", Handlers::listxattr, sizeof(fuse_getxattr_in), 0);
-  set(FUSE_REMOVEXATTR, "REMOVEXATTR", Handlers::removexattr, 0, 1);
-  set(FUSE_FLUSH, "FLUSH", Handlers::flush, sizeof(fuse_flush_in), 0);
-  set(FUSE_OPENDIR, "OPENDIR", Handlers::opendir, sizeof(fuse_open_in), 0);
-  set(FUSE_READDIR, "READDIR", Handlers::readdir, sizeof(fuse_read_in), 0);
-  set(FUSE_RELEASEDIR, "RELEASEDIR", Handlers::releasedir, sizeof(fuse_release_in), 0);
-  set(FUSE_FSYNCDIR, "FSYNCDIR", Handlers::fsyncdir, sizeof(fuse_fsync_in), 0);
-  set(FUSE_GETLK, "GETLK", Handlers::not_supported, 0, 0);
-  set(FUSE_SETLK, "SETLK", Handlers::not_supported, 0, 0);
-  set(FUSE_SETLKW, "SETLKW", Handlers::not_supported, 0, 0);
-  set(FUSE_ACCESS, "ACCESS", Handlers::access, sizeof(fuse_access_in), 0);
-  set(FUSE_CREATE, "CREATE", Handlers::create, sizeof(fuse_create_in), 1);
-  set(FUSE_INTERRUPT, "INTERRUPT", Handlers::interrupt, sizeof(fuse_interrupt_in), 0);
-  set(FUSE_BMAP, "BMAP", Handlers::not_supported, 0, 0);
-  set(FUSE_DESTROY, "DESTROY", Handlers::destroy, 0, 0);
-  set(FUSE_IOCTL, "IOCTL", Handlers::not_supported, 0, 0);
-  set(FUSE_POLL, "POLL", Handlers::not_supported, 0, 0);
-  set(FUSE_BATCH_FORGET, "BATCH_FORGET", Handlers::batch_forget, sizeof(fuse_batch_forget_in), 0);
-  set(FUSE_FALLOCATE, "FALLOCATE", Handlers::fallocate, sizeof(fuse_fallocate_in), 0);
-  set(FUSE_READDIRPLUS, "READDIRPLUS", Handlers::readdirplus, sizeof(fuse_read_in), 0);
-  set(FUSE_RENAME2, "RENAME2", Handlers::rename2, sizeof(fuse_rename2_in), 2);
-  set(FUSE_LSEEK, "LSEEK", Handlers::lseek, sizeof(fuse_lseek_in), 0);
-  set(FUSE_COPY_FILE_RANGE, "COPY_FILE_RANGE", Handlers::copy_file_range,
-      sizeof(fuse_copy_file_range_in), 0);
-  set(FUSE_SYNCFS, "SYNCFS", Handlers::ok, 0, 0);
-  set(FUSE_TMPFILE, "TMPFILE", Handlers::tmpfile, sizeof(fuse_create_in), 1);
+// The handler of each opcode the session's table knows; null: ENOSYS.
+constexpr std::array<Handler, kMaxOpcode> make_handlers() {
+  std::array<Handler, kMaxOpcode> t{};
+  t[FUSE_LOOKUP] = Handlers::lookup;
+  t[FUSE_FORGET] = Handlers::forget;
+  t[FUSE_GETATTR] = Handlers::getattr;
+  t[FUSE_SETATTR] = Handlers::setattr;
+  t[FUSE_READLINK] = Handlers::readlink;
+  t[FUSE_SYMLINK] = Handlers::symlink;
+  t[FUSE_MKNOD] = Handlers::mknod;
+  t[FUSE_MKDIR] = Handlers::mkdir;
+  t[FUSE_UNLINK] = Handlers::unlink;
+  t[FUSE_RMDIR] = Handlers::rmdir;
+  t[FUSE_RENAME] = Handlers::rename;
+  t[FUSE_LINK] = Handlers::link;
+  t[FUSE_OPEN] = Handlers::open;
+  t[FUSE_READ] = Handlers::read;
+  t[FUSE_WRITE] = Handlers::write;
+  t[FUSE_STATFS] = Handlers::statfs;
+  t[FUSE_RELEASE] = Handlers::release;
+  t[FUSE_FSYNC] = Handlers::fsync;
+  t[FUSE_SETXATTR] = Handlers::setxattr;
+  t[FUSE_GETXATTR] = Handlers::getxattr;
+  t[FUSE_LISTXATTR] = Handlers::listxattr;
+  t[FUSE_REMOVEXATTR] = Handlers::removexattr;
+  t[FUSE_FLUSH] = Handlers::flush;
+  t[FUSE_OPENDIR] = Handlers::opendir;
+  t[FUSE_READDIR] = Handlers::readdir;
+  t[FUSE_RELEASEDIR] = Handlers::releasedir;
+  t[FUSE_FSYNCDIR] = Handlers::fsyncdir;
+  t[FUSE_ACCESS] = Handlers::access;
+  t[FUSE_CREATE] = Handlers::create;
+  t[FUSE_DESTROY] = Handlers::ok;
+  t[FUSE_BATCH_FORGET] = Handlers::batch_forget;
+  t[FUSE_FALLOCATE] = Handlers::fallocate;
+  t[FUSE_READDIRPLUS] = Handlers::readdirplus;
+  t[FUSE_RENAME2] = Handlers::rename2;
+  t[FUSE_LSEEK] = Handlers::lseek;
+  t[FUSE_COPY_FILE_RANGE] = Handlers::copy_file_range;
+  t[FUSE_SYNCFS] = Handlers::ok;
+  t[FUSE_TMPFILE] = Handlers::tmpfile;
   return t;
 }
 
-constexpr auto kOpcodes = make_table();
-
-bool has_reply(uint32_t opcode) {
-  return opcode != FUSE_FORGET && opcode != FUSE_BATCH_FORGET && opcode != FUSE_INTERRUPT;
-}
+constexpr auto kHandlers = make_handlers();
 
 }  // namespace
 
-// Requests in flight, so that INTERRUPT can reach them: a slot per request
-// thread, written with one relaxed store per request. An INTERRUPT that
-// arrives before its request is remembered until the request shows up.
-struct Volume::InFlight {
-  struct Slot {
-    std::atomic<uint64_t> unique{0};
-    std::atomic<bool> interrupted{false};
-  };
-  static constexpr size_t kSlots = 256;
-  Slot slots[kSlots];
-  std::atomic<size_t> used{0};
-  std::atomic<bool> has_early{false};
-  std::mutex mutex;
-  std::vector<uint64_t> early;  // guarded by mutex; bounded
-
-  Slot* slot_for_this_thread(const void* owner) {
-    thread_local const void* cached_owner = nullptr;
-    thread_local Slot* cached = nullptr;
-    if (cached_owner != owner) {
-      size_t i = used.fetch_add(1);
-      cached = i < kSlots ? &slots[i] : nullptr;
-      cached_owner = owner;
-    }
-    return cached;
-  }
-
-  void begin(Slot* slot, uint64_t unique) {
-    if (!slot) return;
-    slot->interrupted.store(false, std::memory_order_relaxed);
-    slot->unique.store(unique, std::memory_order_release);
-    if (has_early.load(std::memory_order_acquire)) {
-      std::lock_guard lock(mutex);
-      for (auto it = early.begin(); it != early.end(); ++it) {
-        if (*it == unique) {
-          slot->interrupted = true;
-          early.erase(it);
-          break;
-        }
-      }
-      has_early = !early.empty();
-    }
-  }
-
-  void interrupt(uint64_t unique) {
-    size_t n = std::min(used.load(), kSlots);
-    for (size_t i = 0; i < n; ++i) {
-      if (slots[i].unique.load(std::memory_order_acquire) == unique) {
-        slots[i].interrupted = true;
-        return;
-      }
-    }
-    std::lock_guard lock(mutex);
-    if (early.size() >= 64) early.erase(early.begin());  // stale: the request finished
-    early.push_back(unique);
-    has_early = true;
-  }
-};
-
-Volume::Volume(FileSystemBase& fs, VolumeOptions options)
-    : fs_(fs), options_(options), in_flight_(std::make_unique<InFlight>()) {}
+Volume::Volume(FileSystemBase& fs, VolumeOptions options) : fs_(fs), options_(options) {}
 
 Volume::~Volume() {
   if (notify_) notify_->stop();
@@ -194,61 +113,14 @@ void Volume::close_all() {
   }
 }
 
-void Volume::handle(const kernel::Request& request, kernel::Reply& reply) {
-  const fuse_in_header& h = request.header;
-  const OpcodeInfo* info = h.opcode < kOpcodes.size() && kOpcodes[h.opcode].fn ? &kOpcodes[h.opcode]
-                                                                               : nullptr;
-  if (info == nullptr) {
-    if (options_.debug) std::fprintf(stderr, "[%lu] opcode %u: not supported\n", h.unique, h.opcode);
-    reply.error(ENOSYS);
+void Volume::dispatch(session::Request& r) {
+  Handler fn = r.header.opcode < kHandlers.size() ? kHandlers[r.header.opcode] : nullptr;
+  if (fn == nullptr) {
+    if (r.opcode.has_reply) r.reply.error(ENOSYS);
     return;
   }
-  if (request.body_size < info->in_size) {
-    reply.error(EINVAL);
-    return;
-  }
-  // Names follow the fixed struct, each NUL-terminated inside the request.
-  const char* p = request.body + info->in_size;
-  size_t left = request.body_size - info->in_size;
-  std::string_view names[2];
-  for (int i = 0; i < info->names; ++i) {
-    const char* end = static_cast<const char*>(std::memchr(p, '\0', left));
-    if (end == nullptr) {
-      reply.error(EINVAL);
-      return;
-    }
-    names[i] = std::string_view(p, end - p);
-    left -= end - p + 1;
-    p = end + 1;
-  }
-
-  InFlight::Slot* slot = in_flight_->slot_for_this_thread(this);
-  in_flight_->begin(slot, h.unique);
-  Op op{*this, h, request.body, names[0], names[1], p, left,
-        Caller{h.uid, h.gid, static_cast<pid_t>(h.pid), slot ? &slot->interrupted : nullptr},
-        reply, {}};
-  auto start = options_.debug ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-  try {
-    info->fn(op);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "linfsp: %s: exception from the file system: %s\n", info->name, e.what());
-    if (!reply.sent() && has_reply(h.opcode)) reply.error(EIO);
-  } catch (...) {
-    std::fprintf(stderr, "linfsp: %s: unknown exception from the file system\n", info->name);
-    if (!reply.sent() && has_reply(h.opcode)) reply.error(EIO);
-  }
-  if (slot) slot->unique.store(0, std::memory_order_relaxed);
-
-  if (options_.debug) {
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
-    std::string result = !has_reply(h.opcode) ? "no reply"
-                         : reply.result() < 0 ? std::string(strerrorname_np(-reply.result()) ?: "error")
-                                              : "OK " + std::to_string(reply.result()) + "B";
-    std::fprintf(stderr, "[%lu] %s node=%lu%s%s%s%.*s -> %s (%ld us)\n", h.unique, info->name, h.nodeid,
-                 op.path.empty() ? "" : " path=", op.path.c_str(), names[0].empty() ? "" : " name=",
-                 static_cast<int>(names[0].size()), names[0].data(), result.c_str(),
-                 static_cast<long>(us.count()));
-  }
+  Op op{*this, r, r.header, r.in, r.name, r.name2, r.tail, r.tail_size, r.caller, r.reply, r.trace};
+  fn(op);
 }
 
 char* reply_buffer(size_t size) {
@@ -320,13 +192,6 @@ Status Volume::Op::resolve_child(Node* parent, std::string_view child, std::stri
   return Status::ok();
 }
 
-void Handlers::interrupt(Volume::Op& op) {
-  op.vol.in_flight_->interrupt(op.arg<fuse_interrupt_in>().unique);
-  // No reply: the interrupted request answers (with EINTR if it gives up).
-}
-
-void Handlers::destroy(Volume::Op& op) { op.reply.ok(); }
 void Handlers::ok(Volume::Op& op) { op.reply.ok(); }
-void Handlers::not_supported(Volume::Op& op) { op.reply.error(ENOSYS); }
 
 }  // namespace linfsp

@@ -1,4 +1,4 @@
-// volume/: the FSD equivalent. Decodes each kernel request, resolves nodeids
+// volume/: the FSD equivalent, one client of the session. Resolves nodeids
 // to paths under the rename resource, calls the file system through the
 // native API, and encodes the reply.
 #pragma once
@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "kernel/channel.h"
+#include "session/session.h"
 #include "linfsp/filesystem.h"
 #include "volume/node_table.h"
 #include "volume/notify.h"
@@ -35,7 +36,7 @@ struct OpenFile {
   bool directory;
 };
 
-class Volume final : public kernel::RequestHandler {
+class Volume final : public session::Client {
  public:
   Volume(FileSystemBase& fs, VolumeOptions options);
   ~Volume() override;
@@ -50,7 +51,7 @@ class Volume final : public kernel::RequestHandler {
   // resolves in the file system to the same file; returns the first problem.
   std::string check_consistency();
 
-  void handle(const kernel::Request& request, kernel::Reply& reply) override;
+  void dispatch(session::Request& request) override;
 
   NodeTable& nodes() { return *nodes_; }
   Resource& rename_resource() { return rename_resource_; }
@@ -72,8 +73,6 @@ class Volume final : public kernel::RequestHandler {
   // Open handles, for close_all(). Guarded by open_mutex_.
   std::mutex open_mutex_;
   std::unordered_set<OpenFile*> open_files_;
-  struct InFlight;
-  std::unique_ptr<InFlight> in_flight_;
 };
 
 }  // namespace linfsp
