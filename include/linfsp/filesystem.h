@@ -90,8 +90,10 @@ class PendingIo {
   // The kernel interrupted the request: its caller got a signal.
   virtual bool interrupted() const = 0;
   // Runs `fn` once when the request is interrupted (at once if it was);
-  // `fn` must not block. Typically it completes with EINTR.
+  // `fn` must not block. Typically it fails the request with EINTR.
   virtual void on_interrupt(std::function<void()> fn) = 0;
+  // Completes with an error.
+  virtual void fail(Status status) = 0;
 };
 
 class PendingRead : public PendingIo {

@@ -8,6 +8,7 @@
 //
 // Locking: one reader/writer lock over the whole tree; reads take it shared.
 #include "memfs.h"
+#include "timer.h"
 
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -199,7 +200,36 @@ class MemFs final : public linfsp::FileSystemBase {
 
   Result<size_t> read(const Caller& caller, void* file, void* buffer, uint64_t offset,
                       size_t size) override {
-    if (Status s = slow_io(caller); !s) return s;
+    if (options_.slow_io_ms) {
+      if (auto pending = linfsp::pend_read(caller)) {
+        complete_later(pending, [this, pending, file, offset] {
+          pending->complete(read_now(file, pending->buffer(), offset, pending->size()));
+        });
+        return Status::pending();
+      }
+      if (Status s = slow_io(caller); !s) return s;
+    }
+    return read_now(file, buffer, offset, size);
+  }
+
+  Result<size_t> write(const Caller& caller, void* file, const void* buffer, uint64_t offset,
+                       size_t size, FileInfo* info) override {
+    if (options_.slow_io_ms) {
+      if (auto pending = linfsp::pend_write(caller)) {
+        complete_later(pending, [this, pending, file, offset] {
+          FileInfo updated;
+          std::string_view data = pending->data();
+          Result<size_t> n = write_now(file, data.data(), offset, data.size(), &updated);
+          pending->complete(n, updated);
+        });
+        return Status::pending();
+      }
+      if (Status s = slow_io(caller); !s) return s;
+    }
+    return write_now(file, buffer, offset, size, info);
+  }
+
+  Result<size_t> read_now(void* file, void* buffer, uint64_t offset, size_t size) {
     Node& n = *static_cast<Handle*>(file)->node;
     {
       std::shared_lock lock(mu_);
@@ -215,9 +245,7 @@ class MemFs final : public linfsp::FileSystemBase {
     return size;
   }
 
-  Result<size_t> write(const Caller& caller, void* file, const void* buffer, uint64_t offset,
-                       size_t size, FileInfo* info) override {
-    if (Status s = slow_io(caller); !s) return s;
+  Result<size_t> write_now(void* file, const void* buffer, uint64_t offset, size_t size, FileInfo* info) {
     if (control_ && static_cast<Handle*>(file)->node == control_) {
       if (Status s = control(std::string_view(static_cast<const char*>(buffer), size)); !s) return s;
       fill(*control_, info);
@@ -526,7 +554,16 @@ class MemFs final : public linfsp::FileSystemBase {
     return posted ? ended : posted;
   }
 
-  // The slow-I/O mode: waits, but gives up as soon as the caller is interrupted.
+  // The slow-I/O mode: a pending request completes from the timer after the
+  // delay, or with EINTR as soon as its caller is interrupted.
+  template <typename Pending>
+  void complete_later(const std::shared_ptr<Pending>& pending, std::function<void()> work) {
+    pending->on_interrupt([pending] { pending->fail(Status::error(EINTR)); });
+    timer_.after(std::chrono::milliseconds(options_.slow_io_ms), std::move(work));
+  }
+
+  // Where a request cannot pend: waits, but gives up as soon as the caller
+  // is interrupted.
   Status slow_io(const Caller& caller) const {
     for (unsigned ms = 0; ms < options_.slow_io_ms; ++ms) {
       if (caller.is_interrupted()) return err(EINTR);
@@ -757,6 +794,7 @@ class MemFs final : public linfsp::FileSystemBase {
   std::atomic<uint64_t> next_ino_{1};
   NodePtr control_;  // /.notify-demo, when enabled
   std::atomic<linfsp::Notifier*> notifier_{nullptr};
+  Timer timer_;  // last: its thread ends before the tree goes
 };
 
 Status MemFs::rename(const Caller&, const std::string& from, const std::string& to, unsigned flags) {

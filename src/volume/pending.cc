@@ -17,6 +17,7 @@ class PendingBase : public Base {
   explicit PendingBase(std::shared_ptr<session::Deferred> deferred) : deferred_(std::move(deferred)) {}
   bool interrupted() const override { return deferred_->interrupted(); }
   void on_interrupt(std::function<void()> fn) override { deferred_->on_interrupt(std::move(fn)); }
+  void fail(Status status) override { deferred_->error(status.err() > 0 ? status.err() : EIO); }
 
  protected:
   const std::shared_ptr<session::Deferred> deferred_;
