@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +29,11 @@ std::set<std::string>& mounts() {
 std::string memfs_binary() {
   const char* env = std::getenv("LINFSP_MEMFS");
   return env ? env : LINFSP_MEMFS_BINARY;
+}
+
+std::string hello_binary() {
+  const char* env = std::getenv("LINFSP_HELLO");
+  return env ? env : LINFSP_HELLO_BINARY;
 }
 
 bool is_mounted(const std::string& dir) {
@@ -77,6 +83,16 @@ void fail_hang(const std::string& what, const std::string& diagnostics) {
 }
 
 std::unique_ptr<MountedMemfs> MountedMemfs::start(const std::vector<std::string>& args, std::string* error) {
+  return launch(memfs_binary(), args, error, false);
+}
+
+std::unique_ptr<MountedMemfs> MountedMemfs::start_binary(const std::string& binary,
+                                                         const std::vector<std::string>& args, std::string* error) {
+  return launch(binary, args, error, true);
+}
+
+std::unique_ptr<MountedMemfs> MountedMemfs::launch(const std::string& binary, const std::vector<std::string>& args,
+                                                   std::string* error, bool die_with_parent) {
   std::unique_ptr<MountedMemfs> m(new MountedMemfs);
   char tmpl[] = "/tmp/linfsp-test-XXXXXX";
   if (!mkdtemp(tmpl)) {
@@ -86,9 +102,11 @@ std::unique_ptr<MountedMemfs> MountedMemfs::start(const std::vector<std::string>
   m->dir_ = tmpl;
   m->log_path_ = m->dir_ + ".log";
   register_mount(m->dir_);
-  std::string binary = memfs_binary();
+  const std::string name = binary.substr(binary.rfind('/') + 1);
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
+    if (die_with_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)) _exit(127);
     int fd = open(m->log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, 1);
     dup2(fd, 2);
@@ -105,7 +123,7 @@ std::unique_ptr<MountedMemfs> MountedMemfs::start(const std::vector<std::string>
   while (!is_mounted(m->dir_)) {
     int status;
     if (waitpid(pid, &status, WNOHANG) == pid || std::chrono::steady_clock::now() > deadline) {
-      if (error) *error = "memfs did not mount: " + m->log();
+      if (error) *error = name + " did not mount: " + m->log();
       if (m->pid_ > 0 && waitpid(pid, &status, WNOHANG) == 0) kill(pid, SIGKILL);
       return nullptr;  // the destructor cleans up
     }
@@ -140,6 +158,17 @@ int MountedMemfs::terminate(std::chrono::milliseconds timeout) {
     return -1;
   }
   return status;
+}
+
+bool MountedMemfs::alive() {
+  if (pid_ <= 0) return false;
+  int status;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    pid_ = -1;
+    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return false;
+  }
+  return kill(pid_, 0) == 0;
 }
 
 std::string MountedMemfs::log() const {

@@ -14,6 +14,8 @@ namespace linfsp::testing {
 
 // The memfs program under test (set by CMake).
 std::string memfs_binary();
+// The README's example, samples/hello (set by CMake).
+std::string hello_binary();
 
 // Waits until `dir` is a FUSE mount (true) or the timeout passes (false).
 bool wait_for_mount(const std::string& dir, std::chrono::milliseconds timeout);
@@ -26,6 +28,12 @@ class MountedMemfs {
   // (with the reason in *error).
   static std::unique_ptr<MountedMemfs> start(const std::vector<std::string>& args = {},
                                              std::string* error = nullptr);
+  // The same for any file system program: starts `binary DIR args...` and
+  // waits for the mount. The process is also killed (SIGKILL) if the test
+  // process dies first, e.g. through the watchdog.
+  static std::unique_ptr<MountedMemfs> start_binary(const std::string& binary,
+                                                    const std::vector<std::string>& args = {},
+                                                    std::string* error = nullptr);
   ~MountedMemfs();  // SIGTERM, reap (SIGKILL after a timeout), lazy unmount, rmdir
   MountedMemfs(const MountedMemfs&) = delete;
   MountedMemfs& operator=(const MountedMemfs&) = delete;
@@ -39,9 +47,16 @@ class MountedMemfs {
   int wait_exit(std::chrono::milliseconds timeout);
   // What the process wrote to stderr so far.
   std::string log() const;
+  // True while the process runs; once it has exited (it is reaped here),
+  // false, with the status in exit_status().
+  bool alive();
+  // The exit code, or 128 + signal; -1 while it runs.
+  int exit_status() const { return status_; }
 
  private:
   MountedMemfs() = default;
+  static std::unique_ptr<MountedMemfs> launch(const std::string& binary, const std::vector<std::string>& args,
+                                              std::string* error, bool die_with_parent);
   std::string dir_;
   std::string log_path_;
   pid_t pid_ = -1;
