@@ -38,7 +38,9 @@ struct InitWants {
   uint64_t flags = 0;  // FUSE_* init flags, bits 32..63 included
   uint32_t max_write = 1 << 20;
   uint32_t max_readahead = 1 << 20;
-  uint16_t max_background = 64;
+  // Asynchronous requests (readahead, async direct I/O) the kernel keeps in
+  // flight; requests a file system leaves pending count against it.
+  uint16_t max_background = 256;
 };
 
 // The outcome of INIT.

@@ -37,6 +37,7 @@
 #include <thread>
 
 #include "linfsp/host.h"
+#include "embedded_host.h"
 #include "mount_guard.h"
 
 namespace linfsp::testing {
@@ -429,7 +430,7 @@ class ThrowingFs : public FileSystemBase {
     return Status::ok();
   }
   void close_directory(void* dir) override { delete static_cast<Context*>(dir); }
-  Status read_directory(void* dir, uint64_t offset, const DirFiller& filler) override {
+  Status read_directory(const Caller&, void* dir, uint64_t offset, const DirFiller& filler) override {
     const std::string path = static_cast<Context*>(dir)->path;
     if (path == "/bad") throw std::runtime_error("read_directory throws on purpose");
     std::vector<std::pair<std::string, FileInfo>> children;
@@ -489,71 +490,21 @@ class ThrowingFs : public FileSystemBase {
 };
 
 // ThrowingFs served in this process.
-class EmbeddedThrowingFs {
+// The throwing file system, served in this process (the file system is a
+// base so that it exists before the host mounts it).
+struct ThrowingFsHolder {
+  ThrowingFs fs_;
+};
+class EmbeddedThrowingFs : private ThrowingFsHolder, public EmbeddedHost {
  public:
-  EmbeddedThrowingFs() {
-    char tmpl[] = "/tmp/linfsp-throwing-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    register_mount(dir_);
-    HostOptions o;
-    o.mountpoint = dir_;
-    o.subtype = "throwing";
-    o.threads = 4;  // a request stuck in the volume leaves others to serve
-    host_ = std::make_unique<FileSystemHost>(fs_, o);
-    status_ = host_->start();
-    struct stat st;
-    if (status_ && stat(dir_.c_str(), &st) == 0) connection_ = minor(st.st_dev);
-  }
-  ~EmbeddedThrowingFs() {
-    host_.reset();
-    umount2(dir_.c_str(), MNT_DETACH);
-    unregister_mount(dir_);
-    rmdir(dir_.c_str());
-  }
-  const Status& status() const { return status_; }
-  FileSystemHost& host() { return *host_; }
-  std::string path(const std::string& rel) const { return dir_ + "/" + rel; }
-
-  // Runs `fn` on another thread; if it has not returned within 10 s, the
-  // volume hangs: fail_hang prints its state, unmounts and ends the process.
-  template <typename F>
-  auto within(const std::string& what, F fn) {
-    auto f = std::async(std::launch::async, fn);
-    if (f.wait_for(10s) != std::future_status::ready) {
-      std::string state = host_->describe_state();
-      abort_connection();
-      fail_hang(what + " did not complete within 10 s", state);
-    }
-    return f.get();
-  }
-
-  // Aborts the FUSE connection (fusectl), so that every request still
-  // waiting for an answer ends. A thread of this process that waits for a
-  // request the volume already read cannot be killed; without the abort it
-  // would keep the process from exiting after fail_hang, holding the device
-  // that would otherwise abort the connection when closed.
-  void abort_connection() {
-    if (connection_ == 0) return;
-    const std::string ctl = "/sys/fs/fuse/connections";
-    const std::string abort_file = ctl + "/" + std::to_string(connection_) + "/abort";
-    bool mounted_ctl = false;
-    if (access(abort_file.c_str(), W_OK) != 0) mounted_ctl = ::mount("fusectl", ctl.c_str(), "fusectl", 0, nullptr) == 0;
-    int fd = ::open(abort_file.c_str(), O_WRONLY);
-    if (fd >= 0) {
-      (void)!::write(fd, "1", 1);
-      ::close(fd);
-    } else {
-      std::fprintf(stderr, "cannot abort FUSE connection %u: %s\n", connection_, std::strerror(errno));
-    }
-    if (mounted_ctl) umount2(ctl.c_str(), MNT_DETACH);
-  }
+  EmbeddedThrowingFs() : EmbeddedHost(fs_, options(), "throwing") {}
 
  private:
-  std::string dir_;
-  ThrowingFs fs_;
-  std::unique_ptr<FileSystemHost> host_;
-  Status status_;
-  unsigned connection_ = 0;  // the FUSE connection's number (minor of st_dev)
+  static HostOptions options() {
+    HostOptions o;
+    o.threads = 4;  // a request stuck in the volume leaves others to serve
+    return o;
+  }
 };
 
 // The errno of a system call made through `call` (0 on success).
