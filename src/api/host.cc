@@ -97,6 +97,7 @@ Status FileSystemHost::start() {
   mo.allow_other = options_.allow_other;
   mo.default_permissions = options_.default_permissions;
   mo.read_only = options_.read_only;
+  mo.flags = options_.mount_flags;  // kMount* bits are MS_* values
   Result<int> fd = kernel::mount_fuse(mo);
   if (!fd) return fd.status();
   // The io_uring transport asks INIT for FUSE_OVER_IO_URING itself and falls
