@@ -164,8 +164,10 @@ int FileSystemHost::run() {
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     return 1;
   }
-  std::fprintf(stderr, "%s: mounted at %s (unmount with: umount %s, or stop this process)\n",
-               name.c_str(), state_->mountpoint.c_str(), state_->mountpoint.c_str());
+  // The hint names the command this user may run: umount(8) needs root.
+  const char* unmount = geteuid() == 0 ? "umount" : "fusermount3 -u";
+  std::fprintf(stderr, "%s: mounted at %s (unmount with: %s %s, or stop this process)\n",
+               name.c_str(), state_->mountpoint.c_str(), unmount, state_->mountpoint.c_str());
   int sfd = signalfd(-1, &signals, SFD_CLOEXEC);
   int efd = eventfd(0, EFD_CLOEXEC);
   std::thread watcher([this, efd] {
