@@ -169,6 +169,18 @@ TEST(Lifecycle, DefaultMountIsNosuidNodevWithSubtype) {
   EXPECT_NE(fs->log().find("(unmount with: umount " + fs->dir()), std::string::npos) << fs->log();
 }
 
+// A privileged mount honours -o suid,dev (fusermount3 would ignore them).
+TEST(Lifecycle, SuidAndDevClearTheDefaultsWhenPrivileged) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  auto fs = start_or_fail({"-o", "suid,dev"});
+  ASSERT_TRUE(fs);
+  std::vector<std::string> entry = mounts_entry(fs->dir());
+  ASSERT_EQ(entry.size(), 6u) << fs->log();
+  EXPECT_FALSE(has_word(entry[3], "nosuid")) << entry[3];
+  EXPECT_FALSE(has_word(entry[3], "nodev")) << entry[3];
+  EXPECT_EQ(fs->terminate(), 0) << fs->log();
+}
+
 TEST(Lifecycle, VersionPrintsTheVersionAndExitsZero) {
   std::string out;
   EXPECT_EQ(run(memfs_binary() + " --version", &out), 0) << out;
