@@ -77,7 +77,9 @@ struct Option {
   // "max_write" is a -o key (-o max_write=N); a key ending in '*' matches
   // every key with that prefix ("x-*").
   std::vector<std::string> names;
-  std::string value;  // the value's placeholder in usage ("N", "S"); empty for a switch
+  // The value's placeholder in usage ("N", "S"); empty for a switch. In
+  // brackets ("[NAME]") the value may be left out (-o user, -o user=NAME).
+  std::string value;
   std::string help;
   Setter set;
 };
