@@ -1,6 +1,7 @@
 // FileSystemHost: mounts a FileSystemBase and serves the kernel's requests.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -10,6 +11,18 @@
 #include "linfsp/status.h"
 
 namespace linfsp {
+
+// Mount flags, equal to mount(2)'s MS_* values (checked where they are used).
+inline constexpr uint32_t kMountNoSuid = 1u << 1;        // MS_NOSUID
+inline constexpr uint32_t kMountNoDev = 1u << 2;         // MS_NODEV
+inline constexpr uint32_t kMountNoExec = 1u << 3;        // MS_NOEXEC
+inline constexpr uint32_t kMountSynchronous = 1u << 4;   // MS_SYNCHRONOUS
+inline constexpr uint32_t kMountDirSync = 1u << 7;       // MS_DIRSYNC
+inline constexpr uint32_t kMountNoAtime = 1u << 10;      // MS_NOATIME
+inline constexpr uint32_t kMountNoDirAtime = 1u << 11;   // MS_NODIRATIME
+inline constexpr uint32_t kMountRelatime = 1u << 21;     // MS_RELATIME
+inline constexpr uint32_t kMountStrictAtime = 1u << 24;  // MS_STRICTATIME
+inline constexpr uint32_t kMountLazyTime = 1u << 25;     // MS_LAZYTIME
 
 struct HostOptions {
   std::string mountpoint;
@@ -44,22 +57,55 @@ struct HostOptions {
   // /dev/fuse reads and writes; falls back to /dev/fuse, saying why, when the
   // kernel or /sys/module/fuse/parameters/enable_uring does not allow it.
   bool uring = false;
+  // Generic mount flags (-o noexec, nosuid, noatime...): kMount* bits, which
+  // are mount(2)'s MS_* values. nosuid and nodev stay on unless -o suid or
+  // -o dev clears them; only a privileged mount honours that.
+  uint32_t mount_flags = kMountNoSuid | kMountNoDev;
+  // -h/--help, --version: the program should print usage() or version() and exit 0.
+  bool help = false;
+  bool version = false;
 };
 
-// An option a file system adds to the command line (e.g. --max-nodes N).
-struct ExtraOption {
-  std::string name;  // "--max-nodes"
-  bool takes_value;
+// One command-line option, declared once: the parser and usage() both read
+// it. The host's own options and a file system's come in this same form.
+struct Option {
+  // Called with the option's value ("" for a switch). A failure's message
+  // should say what was expected; the parser prefixes the spelling used.
+  using Setter = std::function<Status(const std::string& value)>;
+  // Spellings. "-t" or "--threads" is a command-line switch (its value is the
+  // next argument, or follows '=' in the long form); a bare key such as
+  // "max_write" is a -o key (-o max_write=N); a key ending in '*' matches
+  // every key with that prefix ("x-*").
+  std::vector<std::string> names;
+  // The value's placeholder in usage ("N", "S"); empty for a switch. In
+  // brackets ("[NAME]") the value may be left out (-o user, -o user=NAME).
+  std::string value;
   std::string help;
-  std::function<Status(const std::string& value)> set;
+  Setter set;
 };
 
-// Parses a command line: MOUNTPOINT, -d, -f, -o opt[,opt...], -t/--threads N,
-// --entry-timeout S, --attr-timeout S, --negative-timeout S, plus `extra`.
-// Errors name the offending argument in one line.
+// Setters for the usual kinds of value; each error says what was expected.
+Option::Setter set_flag(bool* field, bool value);
+Option::Setter set_bits(uint32_t* field, uint32_t set, uint32_t clear);
+Option::Setter set_seconds(double* field);              // 0 .. 1e9
+Option::Setter set_count(uint64_t* field, uint64_t min, uint64_t max);
+Option::Setter ignore_option();                         // accepted, no effect
+
+// The host's own options (-d, -o allow_other, --entry-timeout, the generic
+// options of mount(8) and /etc/fstab...), writing into *options.
+std::vector<Option> host_options(HostOptions* options);
+
+// Parses a command line: one MOUNTPOINT, the host's options and
+// `fs_options`; a file system's option is looked up before the host's, so it
+// may take over a spelling. -h/--help and --version set options->help or
+// options->version and end parsing at once (no mount point needed).
+// Every error is one line that names the offending argument.
 Status parse_command_line(int argc, char** argv, HostOptions* options,
-                          const std::vector<ExtraOption>& extra = {});
-std::string usage(const std::string& program, const std::vector<ExtraOption>& extra = {});
+                          const std::vector<Option>& fs_options = {});
+// The help text, generated from the same tables.
+std::string usage(const std::string& program, const std::vector<Option>& fs_options = {});
+// LinFsp's version ("0.1.0"), the project version given to CMake.
+std::string version();
 
 class FileSystemHost final : public Notifier {
  public:

@@ -1,6 +1,6 @@
 // memfs: mounts MEMFS and serves it until unmounted or signalled.
 #include <cstdio>
-#include <cstring>
+#include <cstdlib>
 #include <string>
 
 #include "linfsp/host.h"
@@ -8,8 +8,8 @@
 
 namespace {
 
-linfsp::Status parse_size(const std::string& name, const std::string& text, uint64_t* out) {
-  // A number with an optional K, M, G or T suffix (powers of 1024).
+// A number with an optional K, M, G or T suffix (powers of 1024).
+linfsp::Status parse_size(const std::string& text, uint64_t* out) {
   char* end = nullptr;
   errno = 0;
   unsigned long long v = std::strtoull(text.c_str(), &end, 10);
@@ -25,48 +25,42 @@ linfsp::Status parse_size(const std::string& name, const std::string& text, uint
   }
   if (text.empty() || text[0] == '-' || errno || end == nullptr || *end || v == 0 ||
       v > (~0ULL >> shift)) {
-    return linfsp::Status::error(EINVAL, name + ": expected a positive size such as 4096, 64M or 2G, got '" + text + "'");
+    return linfsp::Status::error(EINVAL, "expected a positive size such as 4096, 64M or 2G, got '" + text + "'");
   }
   *out = v << shift;
   return linfsp::Status::ok();
+}
+
+linfsp::Option::Setter set_size(uint64_t* field) {
+  return [field](const std::string& v) { return parse_size(v, field); };
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   memfs::Options fs_options;
-  std::vector<linfsp::ExtraOption> extra = {
-      {"--max-nodes", true, "most files of all kinds (default 1000000); ENOSPC beyond",
-       [&](const std::string& v) { return parse_size("--max-nodes", v, &fs_options.max_nodes); }},
-      {"--max-file-size", true, "largest file, e.g. 1G (default 64G); EFBIG beyond",
-       [&](const std::string& v) { return parse_size("--max-file-size", v, &fs_options.max_file_size); }},
-      {"--max-size", true, "most bytes of file data (default half the RAM); ENOSPC beyond",
-       [&](const std::string& v) { return parse_size("--max-size", v, &fs_options.max_size); }},
-      {"--slow-io", true, "delay each read and write by MS milliseconds (interruptible)",
+  // Each option has a command-line and a -o spelling (for /etc/fstab).
+  std::vector<linfsp::Option> extra = {
+      {{"--max-nodes", "max_nodes"}, "N", "most files of all kinds (default 1000000); ENOSPC beyond",
+       set_size(&fs_options.max_nodes)},
+      {{"--max-file-size", "max_file_size"}, "SIZE", "largest file, e.g. 1G (default 64G); EFBIG beyond",
+       set_size(&fs_options.max_file_size)},
+      {{"--max-size", "max_size"}, "SIZE", "most bytes of file data (default half the RAM); ENOSPC beyond",
+       set_size(&fs_options.max_size)},
+      {{"--slow-io", "slow_io"}, "MS", "delay each read and write by MS milliseconds (interruptible)",
        [&](const std::string& v) {
          uint64_t ms;
-         linfsp::Status s = parse_size("--slow-io", v, &ms);
-         if (s && ms > 3'600'000) s = linfsp::Status::error(EINVAL, "--slow-io: at most 3600000 ms");
-         fs_options.slow_io_ms = static_cast<unsigned>(ms);
+         linfsp::Status s = parse_size(v, &ms);
+         if (s && ms > 3'600'000) s = linfsp::Status::error(EINVAL, "at most 3600000 ms");
+         if (s) fs_options.slow_io_ms = static_cast<unsigned>(ms);
          return s;
        }},
-      {"--notify-demo", false, "add /.notify-demo, a control file that changes files behind the kernel's back",
-       [&](const std::string&) {
-         fs_options.notify_demo = true;
-         return linfsp::Status::ok();
-       }},
-      {"--case-insensitive", false, "names compare case-insensitively (ASCII)",
-       [&](const std::string&) {
-         fs_options.case_insensitive = true;
-         return linfsp::Status::ok();
-       }},
+      {{"--notify-demo", "notify_demo"}, "",
+       "add /.notify-demo, a control file that changes files behind the kernel's back",
+       linfsp::set_flag(&fs_options.notify_demo, true)},
+      {{"--case-insensitive", "case_insensitive"}, "", "names compare case-insensitively (ASCII)",
+       linfsp::set_flag(&fs_options.case_insensitive, true)},
   };
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "-h") || !std::strcmp(argv[i], "--help")) {
-      std::fputs(linfsp::usage("memfs", extra).c_str(), stdout);
-      return 0;
-    }
-  }
   linfsp::HostOptions options;
   options.fsname = "memfs";
   options.subtype = "memfs";
@@ -83,6 +77,14 @@ int main(int argc, char** argv) {
   if (linfsp::Status s = linfsp::parse_command_line(argc, argv, &options, extra); !s) {
     std::fprintf(stderr, "memfs: %s\n%s", s.message().c_str(), "Try 'memfs --help'.\n");
     return 2;
+  }
+  if (options.help) {
+    std::fputs(linfsp::usage("memfs", extra).c_str(), stdout);
+    return 0;
+  }
+  if (options.version) {
+    std::printf("memfs (LinFsp) %s\n", linfsp::version().c_str());
+    return 0;
   }
   // A cached "no such name" for HELLO would hide a file created as hello.
   if (fs_options.case_insensitive) options.negative_timeout = 0;

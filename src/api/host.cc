@@ -99,6 +99,7 @@ Status FileSystemHost::start() {
   mo.allow_other = options_.allow_other;
   mo.default_permissions = options_.default_permissions;
   mo.read_only = options_.read_only;
+  mo.flags = options_.mount_flags;  // kMount* bits are MS_* values
   Result<int> fd = kernel::mount_fuse(mo);
   if (!fd) return fd.status();
   // The io_uring transport asks INIT for FUSE_OVER_IO_URING itself and falls
@@ -168,8 +169,10 @@ int FileSystemHost::run() {
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     return 1;
   }
-  std::fprintf(stderr, "%s: mounted at %s (unmount with: umount %s, or stop this process)\n",
-               name.c_str(), state_->mountpoint.c_str(), state_->mountpoint.c_str());
+  // The hint names the command this user may run: umount(8) needs root.
+  const char* unmount = geteuid() == 0 ? "umount" : "fusermount3 -u";
+  std::fprintf(stderr, "%s: mounted at %s (unmount with: %s %s, or stop this process)\n",
+               name.c_str(), state_->mountpoint.c_str(), unmount, state_->mountpoint.c_str());
   int sfd = signalfd(-1, &signals, SFD_CLOEXEC);
   int efd = eventfd(0, EFD_CLOEXEC);
   std::thread watcher([this, efd] {

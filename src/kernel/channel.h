@@ -3,6 +3,7 @@
 // This layer knows the wire protocol and nothing about files.
 #pragma once
 
+#include <sys/mount.h>
 #include <sys/uio.h>
 
 #include <atomic>
@@ -25,6 +26,9 @@ struct MountOptions {
   bool allow_other = false;
   bool default_permissions = false;
   bool read_only = false;
+  // mount(2)'s MS_* flags (MS_NOEXEC, MS_NOATIME...). MS_NOSUID and MS_NODEV
+  // are always set for an unprivileged mount, which may not clear them.
+  unsigned long flags = MS_NOSUID | MS_NODEV;
 };
 
 // Opens /dev/fuse and mounts it: mount(2) when privileged, else fusermount3.

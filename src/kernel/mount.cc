@@ -72,9 +72,32 @@ Result<int> receive_fd(int sock) {
   return fd;
 }
 
+// The flags fusermount3 (3.14) knows by name. MS_RELATIME is the kernel's
+// default, so it needs no word; the rest cannot be had without privilege.
+struct FlagWord {
+  unsigned long flag;
+  const char* word;
+};
+constexpr FlagWord kFusermountWords[] = {
+    {MS_NOEXEC, "noexec"}, {MS_NOATIME, "noatime"}, {MS_SYNCHRONOUS, "sync"}, {MS_DIRSYNC, "dirsync"},
+};
+// What MountOptions::flags may carry; anything else (MS_BIND, MS_REMOUNT...) is dropped.
+constexpr unsigned long kMountFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_SYNCHRONOUS | MS_DIRSYNC |
+                                      MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME |
+                                      MS_LAZYTIME;
+constexpr unsigned long kPrivilegedOnly = MS_STRICTATIME | MS_NODIRATIME | MS_LAZYTIME;
+
 Result<int> mount_unprivileged(const MountOptions& o) {
+  if (unsigned long f = o.flags & kPrivilegedOnly) {
+    const char* word = (f & MS_STRICTATIME) ? "strictatime" : (f & MS_NODIRATIME) ? "nodiratime" : "lazytime";
+    return Status::error(EPERM, std::string("mount option ") + word + " needs a privileged mount");
+  }
+  // An unprivileged mount is always nosuid,nodev (fusermount3 ignores suid and dev).
   std::string opts = "nosuid,nodev";
   opts += o.read_only ? ",ro" : ",rw";
+  for (const FlagWord& w : kFusermountWords) {
+    if (o.flags & w.flag) opts += std::string(",") + w.word;
+  }
   opts += ",fsname=" + o.fsname;
   if (!o.subtype.empty()) opts += ",subtype=" + o.subtype;
   if (o.allow_other) opts += ",allow_other";
@@ -111,8 +134,10 @@ Result<int> mount_fuse(const MountOptions& o) {
                      std::to_string(getuid()) + ",group_id=" + std::to_string(getgid());
   if (o.allow_other) data += ",allow_other";
   if (o.default_permissions) data += ",default_permissions";
+  // No subtype: plain "fuse", as libfuse mounts without one.
   std::string type = o.subtype.empty() ? "fuse" : "fuse." + o.subtype;
-  unsigned long flags = MS_NOSUID | MS_NODEV | (o.read_only ? MS_RDONLY : 0);
+  // Privileged: suid and dev are honoured when the caller cleared them.
+  unsigned long flags = (o.flags & kMountFlags) | (o.read_only ? MS_RDONLY : 0);
   if (mount(o.fsname.c_str(), o.mountpoint.c_str(), type.c_str(), flags, data.c_str()) < 0) {
     Status s = sys_error("mount " + o.mountpoint);
     close(fd);

@@ -9,6 +9,10 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "mount_guard.h"
 
@@ -118,6 +122,73 @@ TEST(Lifecycle, BadCommandLinesFailWithOneLineAndMountNothing) {
     EXPECT_FALSE(is_mounted(empty_dir));
     EXPECT_FALSE(is_mounted(full_dir));
   }
+}
+
+// The /proc/mounts line of `dir`, split into its fields; empty if not mounted.
+std::vector<std::string> mounts_entry(const std::string& dir) {
+  std::ifstream in("/proc/mounts");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::vector<std::string> f;
+    for (std::string w; fields >> w;) f.push_back(w);
+    if (f.size() >= 4 && f[1] == dir) return f;
+  }
+  return {};
+}
+
+bool has_word(const std::string& list, const std::string& word) {
+  return ("," + list + ",").find("," + word + ",") != std::string::npos;
+}
+
+// mount(8)'s generic options reach mount(2), and an empty subtype gives the
+// plain "fuse" type, as libfuse mounts without one.
+TEST(Lifecycle, GenericMountOptionsAndEmptySubtype) {
+  auto fs = start_or_fail({"-o", "noexec,nosuid,noatime,subtype=,x-systemd.automount,nofail"});
+  ASSERT_TRUE(fs);
+  std::vector<std::string> entry = mounts_entry(fs->dir());
+  ASSERT_EQ(entry.size(), 6u) << fs->log();
+  EXPECT_EQ(entry[0], "memfs");
+  EXPECT_EQ(entry[2], "fuse");
+  for (const char* word : {"rw", "noexec", "nosuid", "nodev", "noatime"}) {
+    EXPECT_TRUE(has_word(entry[3], word)) << word << " missing from " << entry[3];
+  }
+  EXPECT_EQ(fs->terminate(), 0) << fs->log();
+}
+
+TEST(Lifecycle, DefaultMountIsNosuidNodevWithSubtype) {
+  auto fs = start_or_fail();
+  ASSERT_TRUE(fs);
+  std::vector<std::string> entry = mounts_entry(fs->dir());
+  ASSERT_EQ(entry.size(), 6u) << fs->log();
+  EXPECT_EQ(entry[2], "fuse.memfs");
+  EXPECT_TRUE(has_word(entry[3], "nosuid") && has_word(entry[3], "nodev")) << entry[3];
+  EXPECT_FALSE(has_word(entry[3], "noexec")) << entry[3];
+  EXPECT_EQ(fs->terminate(), 0) << fs->log();
+  // Run as root, the hint says umount (the log is complete once it exited).
+  EXPECT_NE(fs->log().find("(unmount with: umount " + fs->dir()), std::string::npos) << fs->log();
+}
+
+// A privileged mount honours -o suid,dev (fusermount3 would ignore them).
+TEST(Lifecycle, SuidAndDevClearTheDefaultsWhenPrivileged) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  auto fs = start_or_fail({"-o", "suid,dev"});
+  ASSERT_TRUE(fs);
+  std::vector<std::string> entry = mounts_entry(fs->dir());
+  ASSERT_EQ(entry.size(), 6u) << fs->log();
+  EXPECT_FALSE(has_word(entry[3], "nosuid")) << entry[3];
+  EXPECT_FALSE(has_word(entry[3], "nodev")) << entry[3];
+  EXPECT_EQ(fs->terminate(), 0) << fs->log();
+}
+
+TEST(Lifecycle, VersionPrintsTheVersionAndExitsZero) {
+  std::string out;
+  EXPECT_EQ(run(memfs_binary() + " --version", &out), 0) << out;
+  EXPECT_EQ(out, std::string("memfs (LinFsp) ") + LINFSP_TEST_VERSION + "\n");
+  // --help and --version need no mount point and mount nothing.
+  EXPECT_EQ(run(memfs_binary() + " --help", &out), 0) << out;
+  EXPECT_NE(out.find("--version"), std::string::npos) << out;
+  EXPECT_NE(out.find("-o max_nodes=N"), std::string::npos) << out;
 }
 
 TEST(Lifecycle, DebugTraceShowsEachRequest) {
