@@ -13,6 +13,7 @@ class HelloFs : public linfsp::FileSystemBase {
 int main(int argc, char** argv) {
   linfsp::HostOptions options;
   if (auto s = linfsp::parse_command_line(argc, argv, &options); !s) return 2;
+  if (options.help) return std::puts(linfsp::usage("hellofs").c_str()), 0;
   HelloFs fs;
   return linfsp::FileSystemHost(fs, options).run();  // serves until unmounted or signalled
 }
