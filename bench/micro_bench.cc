@@ -87,7 +87,8 @@ class StatFs final : public FileSystemBase {
 void BM_DispatchGetattr(benchmark::State& state) {
   StatFs fs;
   Volume volume(fs, VolumeOptions{});
-  if (!volume.open_root()) return state.SkipWithError("open_root");
+  session::NotificationQueue notifications(false);
+  if (!volume.open_root(notifications)) return state.SkipWithError("open_root");
   session::Session session(volume, false);
   NullSink sink;
   struct {

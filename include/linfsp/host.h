@@ -107,9 +107,15 @@ std::string usage(const std::string& program, const std::vector<Option>& fs_opti
 // LinFsp's version ("0.1.0"), the project version given to CMake.
 std::string version();
 
+class NodeFileSystem;
+
+// Mounts a file system and serves it: a path-API FileSystemBase, or a
+// node-level NodeFileSystem (linfsp/node_api.h; its notifications come
+// through the NodeNotifier handed to its init()).
 class FileSystemHost final : public Notifier {
  public:
   FileSystemHost(FileSystemBase& fs, HostOptions options);
+  FileSystemHost(NodeFileSystem& fs, HostOptions options);
   ~FileSystemHost() override;  // stops and unmounts
   FileSystemHost(const FileSystemHost&) = delete;
   FileSystemHost& operator=(const FileSystemHost&) = delete;
@@ -124,7 +130,8 @@ class FileSystemHost final : public Notifier {
   // unmount, then stop(). Returns a process exit code.
   int run();
 
-  // The notify API (see linfsp/notify.h and docs/notify.md).
+  // The notify API of the path API (see linfsp/notify.h and docs/notify.md);
+  // ENOTSUP for a node-level file system.
   Status notify_begin(std::chrono::milliseconds timeout) override;
   Status notify(const void* batch, size_t size) override;
   Status notify_end() override;
@@ -141,7 +148,8 @@ class FileSystemHost final : public Notifier {
 
  private:
   struct State;
-  FileSystemBase& fs_;
+  FileSystemBase* fs_ = nullptr;        // one of these two
+  NodeFileSystem* node_fs_ = nullptr;
   HostOptions options_;
   std::unique_ptr<State> state_;
 };

@@ -16,13 +16,16 @@
 #include <thread>
 
 #include "kernel/channel.h"
+#include "nodes/node_adapter.h"
 #include "volume/volume.h"
 
 namespace linfsp {
 
 struct FileSystemHost::State {
-  std::unique_ptr<Volume> volume;
-  std::unique_ptr<session::Session> session;  // serves the volume; before the transport goes
+  std::unique_ptr<session::NotificationQueue> notifications;
+  std::unique_ptr<Volume> volume;         // a path-API file system, or
+  std::unique_ptr<NodeAdapter> nodes;     // a node-level one
+  std::unique_ptr<session::Session> session;  // serves either; before the transport goes
   std::unique_ptr<kernel::Transport> transport;
   kernel::Negotiated negotiated;
   std::string mountpoint;  // absolute
@@ -70,7 +73,10 @@ Status check_mountpoint(const std::string& given, bool allow_nonempty, std::stri
 }  // namespace
 
 FileSystemHost::FileSystemHost(FileSystemBase& fs, HostOptions options)
-    : fs_(fs), options_(std::move(options)), state_(std::make_unique<State>()) {}
+    : fs_(&fs), options_(std::move(options)), state_(std::make_unique<State>()) {}
+
+FileSystemHost::FileSystemHost(NodeFileSystem& fs, HostOptions options)
+    : node_fs_(&fs), options_(std::move(options)), state_(std::make_unique<State>()) {}
 
 FileSystemHost::~FileSystemHost() { stop(); }
 
@@ -81,16 +87,24 @@ Status FileSystemHost::start() {
   if (Status s = check_mountpoint(options_.mountpoint, options_.allow_nonempty, &st.mountpoint); !s) {
     return s;
   }
-  VolumeOptions vo;
-  vo.entry_timeout = options_.entry_timeout;
-  vo.attr_timeout = options_.attr_timeout;
-  vo.negative_timeout = options_.negative_timeout;
-  vo.keep_cache = options_.keep_cache;
-  vo.no_open = options_.no_open;
-  vo.debug = options_.debug;
-  st.volume = std::make_unique<Volume>(fs_, vo);
-  if (Status s = st.volume->open_root(); !s) return s;
-  st.session = std::make_unique<session::Session>(*st.volume, options_.debug);
+  st.notifications = std::make_unique<session::NotificationQueue>(options_.debug);
+  session::Client* client;
+  if (fs_) {
+    VolumeOptions vo;
+    vo.entry_timeout = options_.entry_timeout;
+    vo.attr_timeout = options_.attr_timeout;
+    vo.negative_timeout = options_.negative_timeout;
+    vo.keep_cache = options_.keep_cache;
+    vo.no_open = options_.no_open;
+    vo.debug = options_.debug;
+    st.volume = std::make_unique<Volume>(*fs_, vo);
+    if (Status s = st.volume->open_root(*st.notifications); !s) return s;
+    client = st.volume.get();
+  } else {
+    st.nodes = std::make_unique<NodeAdapter>(*node_fs_, *st.notifications);
+    client = st.nodes.get();
+  }
+  st.session = std::make_unique<session::Session>(*client, options_.debug);
 
   kernel::MountOptions mo;
   mo.mountpoint = st.mountpoint;
@@ -122,16 +136,21 @@ Status FileSystemHost::start() {
     return neg.status();
   }
   st.negotiated = *neg;
-  st.volume->set_negotiated(*neg);
+  if (st.volume) st.volume->set_negotiated(*neg);
   unsigned threads = options_.threads ? options_.threads : std::max(2u, std::thread::hardware_concurrency());
   if (Status s = st.transport->start(*st.session, threads); !s) {
     st.transport.reset();
     kernel::unmount_fuse(st.mountpoint, true);
     return s;
   }
-  st.volume->notify().start(*st.transport);
+  st.notifications->start(*st.transport);
   st.running = true;
-  fs_.mounted(*this);
+  if (st.volume) {
+    st.volume->notify().start();
+    fs_->mounted(*this);
+  } else {
+    node_fs_->init(*st.nodes);
+  }
   if (options_.debug) std::fprintf(stderr, "linfsp: %s\n", protocol_description().c_str());
   return Status::ok();
 }
@@ -141,9 +160,14 @@ void FileSystemHost::stop() {
   State& st = *state_;
   if (!st.running) return;
   st.running = false;
-  fs_.unmounting();
-  // Sessions end first: a rename waiting for one must not hold up the unmount.
-  st.volume->notify().stop();
+  if (st.volume) {
+    fs_->unmounting();
+    // Sessions end first: a rename waiting for one must not hold up the unmount.
+    st.volume->notify().stop();
+  } else {
+    node_fs_->destroy();
+  }
+  st.notifications->stop();
   // A busy mount (a process still has a file or its cwd there) is detached:
   // it disappears from the namespace now and its users get ENOTCONN.
   if (!kernel::unmount_fuse(st.mountpoint, false)) kernel::unmount_fuse(st.mountpoint, true);
@@ -151,7 +175,7 @@ void FileSystemHost::stop() {
   // system that is going away and no late answer reaches a closed channel.
   st.session->end_deferred();
   st.transport->stop();
-  st.volume->close_all();
+  if (st.volume) st.volume->close_all();
 }
 
 void FileSystemHost::wait() {
@@ -197,22 +221,30 @@ int FileSystemHost::run() {
 }
 
 Status FileSystemHost::notify_begin(std::chrono::milliseconds timeout) {
+  if (node_fs_) return Status::error(ENOTSUP, "notify_begin: a node-level file system uses its NodeNotifier");
   if (!state_->volume) return Status::error(ESHUTDOWN, "notify_begin: not mounted");
   return state_->volume->notify().begin(timeout);
 }
 
 Status FileSystemHost::notify(const void* batch, size_t size) {
+  if (node_fs_) return Status::error(ENOTSUP, "notify: a node-level file system uses its NodeNotifier");
   if (!state_->volume) return Status::error(ESHUTDOWN, "notify: not mounted");
   return state_->volume->notify().post(batch, size);
 }
 
 Status FileSystemHost::notify_end() {
+  if (node_fs_) return Status::error(ENOTSUP, "notify_end: a node-level file system uses its NodeNotifier");
   if (!state_->volume) return Status::error(ESHUTDOWN, "notify_end: not mounted");
   return state_->volume->notify().end();
 }
 
 std::string FileSystemHost::describe_state() const {
-  return state_->volume ? state_->volume->notify().describe() : "not mounted";
+  if (state_->volume) return state_->volume->notify().describe();
+  if (state_->nodes) {
+    return "node-level file system: " + std::to_string(state_->notifications->queued()) + " notification(s) queued, " +
+           std::to_string(state_->session->deferred_count()) + " request(s) deferred";
+  }
+  return "not mounted";
 }
 
 bool FileSystemHost::rename_waiting() const {
@@ -220,7 +252,8 @@ bool FileSystemHost::rename_waiting() const {
 }
 
 bool FileSystemHost::notify_drain(std::chrono::milliseconds timeout) {
-  return state_->volume && state_->volume->notify().drain(timeout);
+  if (state_->volume) return state_->volume->notify().drain(timeout);
+  return state_->notifications && state_->notifications->drain(timeout);
 }
 
 std::string FileSystemHost::check_consistency() {

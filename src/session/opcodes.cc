@@ -60,6 +60,8 @@ constexpr std::array<OpcodeInfo, kMaxOpcode> make_table() {
   set(FUSE_COPY_FILE_RANGE, "COPY_FILE_RANGE", sizeof(fuse_copy_file_range_in), 0);
   set(FUSE_SYNCFS, "SYNCFS", sizeof(fuse_syncfs_in), 0);
   set(FUSE_TMPFILE, "TMPFILE", sizeof(fuse_create_in), 1);
+  // The data a NOTIFY_RETRIEVE asked for; header.unique is the notification's cookie.
+  set(FUSE_NOTIFY_REPLY, "NOTIFY_REPLY", sizeof(fuse_notify_retrieve_in), 0, false);
   return t;
 }
 

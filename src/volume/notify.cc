@@ -84,16 +84,13 @@ Result<std::vector<NotifyChange>> parse_notify_batch(const void* data, size_t si
   return changes;
 }
 
-NotifyEngine::NotifyEngine(Resource& rename_resource, NodeTable& nodes, bool debug)
-    : resource_(rename_resource), nodes_(nodes), debug_(debug) {}
+NotifyEngine::NotifyEngine(Resource& rename_resource, NodeTable& nodes, session::NotificationQueue& out,
+                           bool debug)
+    : resource_(rename_resource), nodes_(nodes), out_(out), debug_(debug) {}
 
 NotifyEngine::~NotifyEngine() { stop(); }
 
-void NotifyEngine::start(kernel::Transport& transport) {
-  transport_ = &transport;
-  worker_thread_ = std::thread([this] { worker(); });
-  invalidator_thread_ = std::thread([this] { invalidator(); });
-}
+void NotifyEngine::start() { worker_thread_ = std::thread([this] { worker(); }); }
 
 void NotifyEngine::stop() {
   {
@@ -107,7 +104,6 @@ void NotifyEngine::stop() {
   work_cv_.notify_all();
   idle_cv_.notify_all();
   if (worker_thread_.joinable()) worker_thread_.join();
-  if (invalidator_thread_.joinable()) invalidator_thread_.join();
 }
 
 void NotifyEngine::release_session_locked() {
@@ -197,9 +193,7 @@ void NotifyEngine::worker() {
     if (std::holds_alternative<EndMarker>(item) && sessions_ > 0 && --sessions_ == 0) {
       resource_.release(session_token());
     }
-    for (auto& inv : found) {
-      if (pending_.insert(inv.key()).second) invalidations_.push_back(std::move(inv));
-    }
+    for (auto& inv : found) out_.post(std::move(inv));  // never blocks
     busy_worker_ = false;
     work_cv_.notify_all();
     idle_cv_.notify_all();
@@ -212,13 +206,13 @@ void NotifyEngine::resolve(const NotifyChange& c, std::vector<Invalidation>* out
   // a FORGET may free a node at any time.
   NodeTable::Known k = nodes_.known(c.path);
   auto inval_inode = [&](uint64_t nodeid, int64_t offset) {
-    out->push_back({FUSE_NOTIFY_INVAL_INODE, nodeid, 0, offset, {}});
+    out->push_back({.code = FUSE_NOTIFY_INVAL_INODE, .nodeid = nodeid, .offset = offset});
   };
   switch (c.action) {
     case NotifyAction::kAdded:
     case NotifyAction::kRenamedNewName:
       if (k.parent == 0) return;
-      out->push_back({FUSE_NOTIFY_INVAL_ENTRY, k.parent, 0, 0, k.name});
+      out->push_back({.code = FUSE_NOTIFY_INVAL_ENTRY, .nodeid = k.parent, .name = k.name});
       inval_inode(k.parent, 0);          // attributes and the cached listing
       if (k.node) inval_inode(k.node, 0);  // the name now means another file
       return;
@@ -227,11 +221,11 @@ void NotifyEngine::resolve(const NotifyChange& c, std::vector<Invalidation>* out
       if (k.parent == 0) return;
       if (k.node) {
         // DELETE also tells inotify watchers; INVAL_ENTRY does not.
-        out->push_back({FUSE_NOTIFY_DELETE, k.parent, k.node, 0, k.name});
+        out->push_back({.code = FUSE_NOTIFY_DELETE, .nodeid = k.parent, .child = k.node, .name = k.name});
         inval_inode(k.node, -1);
         nodes_.remove_name(k.parent, k.name);
       } else {
-        out->push_back({FUSE_NOTIFY_INVAL_ENTRY, k.parent, 0, 0, k.name});
+        out->push_back({.code = FUSE_NOTIFY_INVAL_ENTRY, .nodeid = k.parent, .name = k.name});
       }
       inval_inode(k.parent, 0);
       return;
@@ -244,64 +238,19 @@ void NotifyEngine::resolve(const NotifyChange& c, std::vector<Invalidation>* out
   }
 }
 
-std::string NotifyEngine::Invalidation::key() const {
-  return std::to_string(code) + ":" + std::to_string(nodeid) + ":" + std::to_string(child) + ":" +
-         std::to_string(offset) + ":" + name;
-}
-
-void NotifyEngine::invalidator() {
-  for (;;) {
-    Invalidation inv;
-    {
-      std::unique_lock lock(mutex_);
-      work_cv_.wait(lock, [this] { return stopping_ || !invalidations_.empty(); });
-      if (stopping_) return;
-      inv = std::move(invalidations_.front());
-      invalidations_.pop_front();
-      pending_.erase(inv.key());
-      busy_invalidator_ = true;
-    }
-    // No LinFsp lock is held here: the kernel may block this write on a
-    // directory lock that a kernel RENAME holds while it waits for us.
-    Status s;
-    char nul = '\0';
-    if (inv.code == FUSE_NOTIFY_INVAL_INODE) {
-      fuse_notify_inval_inode_out out{inv.nodeid, inv.offset, 0};
-      iovec iov{&out, sizeof(out)};
-      s = transport_->notify(FUSE_NOTIFY_INVAL_INODE, {&iov, 1});
-    } else if (inv.code == FUSE_NOTIFY_DELETE) {
-      fuse_notify_delete_out out{inv.nodeid, inv.child, static_cast<uint32_t>(inv.name.size()), 0};
-      iovec iov[3] = {{&out, sizeof(out)}, {inv.name.data(), inv.name.size()}, {&nul, 1}};
-      s = transport_->notify(FUSE_NOTIFY_DELETE, iov);
-      if (!s && s.err() != ENOENT) inv.code = FUSE_NOTIFY_INVAL_ENTRY;  // e.g. a cached non-empty dir
-    }
-    if (inv.code == FUSE_NOTIFY_INVAL_ENTRY) {
-      fuse_notify_inval_entry_out out{inv.nodeid, static_cast<uint32_t>(inv.name.size()), 0};
-      iovec iov[3] = {{&out, sizeof(out)}, {inv.name.data(), inv.name.size()}, {&nul, 1}};
-      s = transport_->notify(FUSE_NOTIFY_INVAL_ENTRY, iov);
-    }
-    // ENOENT: the kernel had already forgotten the node or name.
-    if (!s && s.err() != ENOENT && debug_) {
-      std::fprintf(stderr, "linfsp: invalidation %d of node %lu failed: %s\n", inv.code, inv.nodeid,
-                   s.message().c_str());
-    }
-    std::lock_guard lock(mutex_);
-    busy_invalidator_ = false;
-    idle_cv_.notify_all();
-  }
-}
-
 bool NotifyEngine::drain(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mutex_);
-  return idle_cv_.wait_for(lock, timeout, [this] {
-    return work_.empty() && invalidations_.empty() && !busy_worker_ && !busy_invalidator_;
-  });
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  {
+    std::unique_lock lock(mutex_);
+    if (!idle_cv_.wait_until(lock, deadline, [this] { return work_.empty() && !busy_worker_; })) return false;
+  }
+  return out_.drain(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
 }
 
 std::string NotifyEngine::describe() const {
   std::lock_guard lock(mutex_);
   return "notify: " + std::to_string(sessions_) + " session(s), " + std::to_string(open_) + " open, " +
-         std::to_string(work_.size()) + " batch(es) queued, " + std::to_string(invalidations_.size()) +
+         std::to_string(work_.size()) + " batch(es) queued, " + std::to_string(out_.queued()) +
          " invalidation(s) queued; rename resource: " + resource_.describe();
 }
 

@@ -8,8 +8,8 @@
 //   so the worker always reaches the End that releases the session.
 // - The worker only resolves names to nodeids; the writes to the kernel,
 //   which may block on the kernel's directory locks (held by a kernel RENAME
-//   that waits for us), happen on the invalidation thread, which holds no
-//   LinFsp lock. No request thread waits for an invalidation.
+//   that waits for us), happen on the session's notification queue, whose
+//   thread holds no LinFsp lock. No request thread waits for an invalidation.
 #pragma once
 
 #include <chrono>
@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "kernel/channel.h"
+#include "session/notifications.h"
 #include "linfsp/notify.h"
 #include "volume/node_table.h"
 #include "volume/resource.h"
@@ -39,11 +40,11 @@ Result<std::vector<NotifyChange>> parse_notify_batch(const void* data, size_t si
 
 class NotifyEngine {
  public:
-  NotifyEngine(Resource& rename_resource, NodeTable& nodes, bool debug);
+  NotifyEngine(Resource& rename_resource, NodeTable& nodes, session::NotificationQueue& out, bool debug);
   ~NotifyEngine();  // stop()
-  // Starts the worker and the invalidation thread writing to `transport`.
-  void start(kernel::Transport& transport);
-  // Ends both threads; releases an open session.
+  // Starts the worker.
+  void start();
+  // Ends the worker; releases an open session.
   void stop();
 
   Status begin(std::chrono::milliseconds timeout);
@@ -58,25 +59,17 @@ class NotifyEngine {
  private:
   struct EndMarker {};
   using WorkItem = std::variant<std::vector<NotifyChange>, EndMarker>;
-  struct Invalidation {
-    int code;          // FUSE_NOTIFY_INVAL_ENTRY / _INVAL_INODE / _DELETE
-    uint64_t nodeid;   // parent (entry, delete) or the inode
-    uint64_t child;    // delete: the child's nodeid
-    int64_t offset;    // inode: -1 = attributes only, 0 = attributes and data
-    std::string name;  // entry, delete
-    std::string key() const;
-  };
+  using Invalidation = session::Notification;
 
   OwnerToken session_token() const { return reinterpret_cast<OwnerToken>(&sessions_); }
   void worker();
-  void invalidator();
   void resolve(const NotifyChange& change, std::vector<Invalidation>* out);
   void release_session_locked();
 
   Resource& resource_;
   NodeTable& nodes_;
+  session::NotificationQueue& out_;
   const bool debug_;
-  kernel::Transport* transport_ = nullptr;
 
   mutable std::mutex mutex_;
   std::condition_variable work_cv_;  // work_ or stopping_ changed
@@ -87,13 +80,9 @@ class NotifyEngine {
   // waits for anything a poster holds, so this cannot deadlock).
   static constexpr size_t kMaxQueuedBatches = 1024;
   std::deque<WorkItem> work_;   // guarded by mutex_
-  // Unbounded, since the invalidator may wait for a kernel RENAME that waits
-  // for a session; but an invalidation already pending is not queued twice.
-  std::deque<Invalidation> invalidations_;  // guarded by mutex_
-  std::unordered_set<std::string> pending_;  // keys of invalidations_; guarded by mutex_
-  bool busy_worker_ = false, busy_invalidator_ = false;  // guarded by mutex_
+  bool busy_worker_ = false;    // guarded by mutex_
   bool stopping_ = false;       // guarded by mutex_
-  std::thread worker_thread_, invalidator_thread_;
+  std::thread worker_thread_;
 };
 
 }  // namespace linfsp

@@ -74,14 +74,14 @@ Volume::~Volume() {
   close_all();
 }
 
-Status Volume::open_root() {
+Status Volume::open_root(session::NotificationQueue& notifications) {
   FileInfo info;
   Status s = fs_.get_file_info("/", nullptr, &info);
   if (!s) return s;
   if (!S_ISDIR(info.mode)) return Status::error(ENOTDIR, "the file system's root is not a directory");
   nodes_ = std::make_unique<NodeTable>(info.ino);
   nodes_->set_context_closer([this](void* context) { fs_.close(context); });
-  notify_ = std::make_unique<NotifyEngine>(rename_resource_, *nodes_, options_.debug);
+  notify_ = std::make_unique<NotifyEngine>(rename_resource_, *nodes_, notifications, options_.debug);
   return Status::ok();
 }
 

@@ -42,7 +42,8 @@ class Volume final : public session::Client {
   ~Volume() override;
 
   // Reads the root's attributes; call before the kernel can send requests.
-  Status open_root();
+  // Invalidations go to `notifications`.
+  Status open_root(session::NotificationQueue& notifications);
   // Adopts what INIT negotiated (e.g. whether readdirplus is on).
   void set_negotiated(const kernel::Negotiated& negotiated) { negotiated_ = negotiated; }
   // Closes every context the kernel did not release (after the connection ended).

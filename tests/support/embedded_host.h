@@ -25,8 +25,10 @@ namespace linfsp::testing {
 
 class EmbeddedHost {
  public:
-  // Mounts `fs` with `options` (the mount point is made here).
-  EmbeddedHost(FileSystemBase& fs, HostOptions options, const std::string& name) {
+  // Mounts `fs` (a FileSystemBase or a NodeFileSystem) with `options`; the
+  // mount point is made here.
+  template <typename FileSystem>
+  EmbeddedHost(FileSystem& fs, HostOptions options, const std::string& name) {
     std::string tmpl = "/tmp/linfsp-" + name + "-XXXXXX";
     dir_ = mkdtemp(tmpl.data());
     register_mount(dir_);
