@@ -93,6 +93,10 @@ struct Node {
 
 struct Handle {
   NodePtr node;
+  // Directories: cookies from here on belong to entries added after the
+  // listing began. Renaming an entry gives it a new cookie at the end, so a
+  // listing that returned those could meet the same entry forever.
+  std::atomic<uint64_t> listing_end{0};
 };
 
 class MemFs final : public linfsp::FileSystemBase {
@@ -329,8 +333,15 @@ class MemFs final : public linfsp::FileSystemBase {
     std::shared_lock lock(mu_);
     Node& n = *static_cast<Handle*>(dir)->node;
     if (!n.dir) return err(ENOTDIR);
+    // A listing begins at offset 0 (opendir, rewinddir).
+    Handle& h = *static_cast<Handle*>(dir);
+    uint64_t end = h.listing_end.load();
+    if (offset == 0 || end == 0) {
+      end = n.dir->next_cookie;
+      h.listing_end.store(end);
+    }
     FileInfo info;
-    for (auto it = n.dir->by_cookie.upper_bound(offset); it != n.dir->by_cookie.end(); ++it) {
+    for (auto it = n.dir->by_cookie.upper_bound(offset); it != n.dir->by_cookie.end() && it->first < end; ++it) {
       fill(*it->second.node, &info);
       if (!filler(it->second.name, info, it->first)) break;
     }
