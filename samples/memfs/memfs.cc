@@ -155,7 +155,7 @@ class MemFs final : public linfsp::FileSystemBase {
     if (a.valid & SetAttr::kGid) n.gid = a.gid;
     if (a.valid & SetAttr::kKillSuid) {
       n.mode &= ~S_ISUID;
-      if (n.mode & S_IXGRP) n.mode &= ~S_ISGID;
+      if ((n.mode & S_IXGRP) || (a.valid & SetAttr::kKillSgid)) n.mode &= ~S_ISGID;
     }
     if (a.valid & SetAttr::kAtime) n.atime = a.atime;
     if (a.valid & SetAttr::kAtimeNow) n.atime = t;

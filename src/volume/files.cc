@@ -3,9 +3,12 @@
 // path; the rest resolve the node's path under the rename resource.
 #include <fcntl.h>
 #include <linux/xattr.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -80,14 +83,37 @@ void reply_sized(Volume::Op& op, uint32_t room, const std::string& data) {
   }
 }
 
+// Whether the caller belongs to group `gid`. FUSE sends only the primary
+// group, so the supplementary ones come from /proc; when they cannot be read
+// the answer is no, which clears a set-group-ID bit rather than keep it.
+bool caller_in_group(const Caller& caller, gid_t gid) {
+  if (caller.gid == gid) return true;
+  if (caller.pid <= 0) return false;
+  std::ifstream status("/proc/" + std::to_string(caller.pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (!line.starts_with("Groups:")) continue;
+    std::istringstream groups(line.substr(7));
+    for (gid_t g; groups >> g;) {
+      if (g == gid) return true;
+    }
+    return false;
+  }
+  return false;
+}
+
 // With FUSE_HANDLE_KILLPRIV_V2 the kernel leaves clearing set-user-ID and
 // set-group-ID bits after a write or truncating open to us (which spares a
-// getxattr per write); the file system does it through set_file_info.
+// getxattr per write); the file system does it through set_file_info. The
+// rule is the kernel's own (setattr_should_drop_sgid): set-user-ID always;
+// set-group-ID when group-executable or the caller is outside the group.
+// REQUIRES: the caller lacks CAP_FSETID (the kernel said so, or we judged).
 void kill_suid_sgid(Volume::Op& op, void* file, FileInfo* info) {
-  bool sgid = (info->mode & S_ISGID) && (info->mode & S_IXGRP);
-  if (!(info->mode & S_ISUID) && !sgid) return;
+  if (!(info->mode & (S_ISUID | S_ISGID))) return;
   SetAttr attr;
   attr.valid = SetAttr::kKillSuid;
+  bool sgid = (info->mode & S_ISGID) && ((info->mode & S_IXGRP) || !caller_in_group(op.caller, info->gid));
+  if (sgid && !(info->mode & S_IXGRP)) attr.valid |= SetAttr::kKillSgid;
+  if (!(info->mode & S_ISUID) && !sgid) return;
   op.fs().set_file_info(op.caller, op.path, file, attr, info);
 }
 
@@ -301,7 +327,11 @@ void Handlers::fallocate(Volume::Op& op) {
   FileInfo info;
   Result<void*> file = op.file(in.fh, op.node());
   if (!file) return op.reply_status(file.status());
-  op.reply_status(op.fs().fallocate(*file, static_cast<int>(in.mode), in.offset, in.length, &info));
+  Status s = op.fs().fallocate(*file, static_cast<int>(in.mode), in.offset, in.length, &info);
+  // FALLOCATE carries no kill flag and the kernel leaves the bits to us, as
+  // for a write. FUSE does not pass capabilities: uid 0 stands for CAP_FSETID.
+  if (s && op.caller.uid != 0) kill_suid_sgid(op, *file, &info);
+  op.reply_status(s);
 }
 
 void Handlers::lseek(Volume::Op& op) {
