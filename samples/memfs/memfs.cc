@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <linux/limits.h>
 #include <sys/sysinfo.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -37,7 +38,6 @@ using linfsp::Status;
 using linfsp::VolumeInfo;
 
 constexpr uint64_t kPageSize = 16 * 1024;
-constexpr size_t kMaxXattrBytes = 64 * 1024;  // per file, names and values
 
 Status err(int e) { return Status::error(e); }
 
@@ -73,7 +73,7 @@ struct Node {
   explicit Node(Usage* u) : usage(u) { usage->nodes++; }
   ~Node() {
     usage->nodes--;
-    usage->bytes -= pages.size() * kPageSize;
+    usage->bytes -= pages.size() * kPageSize + xattr_bytes;
   }
   Usage* const usage;
   uint64_t ino;
@@ -89,6 +89,8 @@ struct Node {
   Node* parent = nullptr;  // directories only
   std::string target;      // symlinks
   std::map<std::string, std::string> xattrs;
+  uint64_t xattr_bytes = 0;  // names and values, counted in Usage::bytes
+  uint64_t xattr_list = 0;   // what listxattr returns: names with their NULs
 };
 
 struct Handle {
@@ -451,12 +453,17 @@ class MemFs final : public linfsp::FileSystemBase {
     auto it = n.xattrs.find(name);
     if ((flags & XATTR_CREATE) && it != n.xattrs.end()) return err(EEXIST);
     if ((flags & XATTR_REPLACE) && it == n.xattrs.end()) return err(ENODATA);
-    size_t total = name.size() + value.size();
-    for (const auto& [k, v] : n.xattrs) {
-      if (k != name) total += k.size() + v.size();
-    }
-    if (total > kMaxXattrBytes) return err(ENOSPC);
+    if (value.size() > XATTR_SIZE_MAX) return err(E2BIG);
+    // Values take room from --max-size like data. The names must stay
+    // listable: listxattr returns at most XATTR_LIST_MAX bytes.
+    uint64_t old = it == n.xattrs.end() ? 0 : name.size() + it->second.size();
+    uint64_t added = name.size() + value.size();
+    if (added > old && usage_.bytes + (added - old) > options_.max_size) return err(ENOSPC);
+    if (it == n.xattrs.end() && n.xattr_list + name.size() + 1 > XATTR_LIST_MAX) return err(ENOSPC);
+    if (it == n.xattrs.end()) n.xattr_list += name.size() + 1;
     n.xattrs[name] = std::string(value);
+    usage_.bytes = usage_.bytes - old + added;
+    n.xattr_bytes = n.xattr_bytes - old + added;
     n.ctime = now();
     return Status::ok();
   }
@@ -477,7 +484,13 @@ class MemFs final : public linfsp::FileSystemBase {
     std::unique_lock lock(mu_);
     Result<Node*> n = find(path, file);
     if (!n) return n.status();
-    if ((*n)->xattrs.erase(name) == 0) return err(ENODATA);
+    auto it = (*n)->xattrs.find(name);
+    if (it == (*n)->xattrs.end()) return err(ENODATA);
+    uint64_t bytes = name.size() + it->second.size();
+    (*n)->xattrs.erase(it);
+    usage_.bytes -= bytes;
+    (*n)->xattr_bytes -= bytes;
+    (*n)->xattr_list -= name.size() + 1;
     (*n)->ctime = now();
     return Status::ok();
   }
