@@ -86,6 +86,7 @@ Status FileSystemHost::start() {
   vo.negative_timeout = options_.negative_timeout;
   vo.keep_cache = options_.keep_cache;
   vo.no_open = options_.no_open;
+  vo.export_support = options_.export_support;
   vo.debug = options_.debug;
   st.volume = std::make_unique<Volume>(fs_, vo);
   if (Status s = st.volume->open_root(); !s) return s;
@@ -114,6 +115,7 @@ Status FileSystemHost::start() {
                 FUSE_CACHE_SYMLINKS | FUSE_HANDLE_KILLPRIV_V2 | kernel::kInitDirectIoAllowMmap;
   if (options_.writeback_cache) wants.flags |= FUSE_WRITEBACK_CACHE;
   if (options_.auto_inval_data) wants.flags |= FUSE_AUTO_INVAL_DATA;
+  if (options_.export_support) wants.flags |= FUSE_EXPORT_SUPPORT;
   // O_TRUNC in OPEN, unless there is no OPEN: then the kernel truncates with SETATTR.
   if (!options_.no_open) wants.flags |= FUSE_ATOMIC_O_TRUNC;
   wants.max_write = options_.max_write;

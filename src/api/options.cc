@@ -57,6 +57,7 @@ Status apply_mount_option(const std::string& opt, HostOptions* o) {
   if (key == "auto_inval_data") return flag(&o->auto_inval_data, true);
   if (key == "noauto_inval_data") return flag(&o->auto_inval_data, false);
   if (key == "no_open") return flag(&o->no_open, true);
+  if (key == "export_support") return flag(&o->export_support, true);
   if (key == "uring") return flag(&o->uring, true);
   if (key == "fsname" || key == "subtype") {
     if (value.empty() || value.find_first_of(", \t\n") != std::string::npos) {
@@ -157,7 +158,8 @@ std::string usage(const std::string& program, const std::vector<ExtraOption>& ex
                   "                           fsname=NAME, subtype=NAME, entry_timeout=S,\n"
                   "                           attr_timeout=S, negative_timeout=S, keep_cache,\n"
                   "                           nokeep_cache, writeback_cache, auto_inval_data,\n"
-                  "                           noauto_inval_data, no_open, max_write=BYTES, uring\n"
+                  "                           noauto_inval_data, no_open, export_support,\n"
+                  "                           max_write=BYTES, uring\n"
                   "  -t, --threads N          request threads (default: CPUs, at least 2)\n"
                   "  --uring                  serve over FUSE-over-io_uring (same as -o uring)\n"
                   "  --entry-timeout S        kernel name cache timeout in seconds\n"
