@@ -62,6 +62,8 @@ struct SetAttr {
     kMtimeNow = 1 << 7,   // set mtime to the current time
     kCtime = 1 << 8,      // set ctime to `ctime`
     kKillSuid = 1 << 9,   // clear set-user-ID (and set-group-ID if group-executable)
+    kKillSgid = 1 << 10,  // with kKillSuid: clear set-group-ID even if not group-executable
+                          // (the caller is not in the file's group)
   };
   uint32_t valid = 0;
   mode_t mode = 0;

@@ -52,6 +52,13 @@ struct HostOptions {
   // permissions are the kernel's to check (default_permissions). The page
   // cache is kept. Files created keep CREATE.
   bool no_open = false;
+  // -o export_support: file handles (name_to_handle_at, NFS export) stay
+  // valid while their file exists. The volume then keeps every node that
+  // still has a name after the kernel forgets it, so that the kernel can
+  // find it again by nodeid (FUSE_EXPORT_SUPPORT, LOOKUP of "." and "..").
+  // Costs a node per file ever looked up; for file systems whose index
+  // numbers are never reused while the volume runs.
+  bool export_support = false;
   uint32_t max_write = 1 << 20;
   // FUSE-over-io_uring (-o uring, --uring): per-CPU request queues instead of
   // /dev/fuse reads and writes; falls back to /dev/fuse, saying why, when the

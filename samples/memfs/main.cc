@@ -74,6 +74,9 @@ int main(int argc, char** argv) {
   // An open file is only a reference to its node: the kernel need not tell
   // MEMFS about every open and close.
   options.no_open = true;
+  // Index numbers are never reused, so a file handle may name a file for as
+  // long as it exists (NFS export, open_by_handle_at).
+  options.export_support = true;
   if (linfsp::Status s = linfsp::parse_command_line(argc, argv, &options, extra); !s) {
     std::fprintf(stderr, "memfs: %s\n%s", s.message().c_str(), "Try 'memfs --help'.\n");
     return 2;

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <linux/limits.h>
 #include <sys/sysinfo.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -38,7 +39,6 @@ using linfsp::Status;
 using linfsp::VolumeInfo;
 
 constexpr uint64_t kPageSize = 16 * 1024;
-constexpr size_t kMaxXattrBytes = 64 * 1024;  // per file, names and values
 
 Status err(int e) { return Status::error(e); }
 
@@ -74,7 +74,7 @@ struct Node {
   explicit Node(Usage* u) : usage(u) { usage->nodes++; }
   ~Node() {
     usage->nodes--;
-    usage->bytes -= pages.size() * kPageSize;
+    usage->bytes -= pages.size() * kPageSize + xattr_bytes;
   }
   Usage* const usage;
   uint64_t ino;
@@ -90,10 +90,16 @@ struct Node {
   Node* parent = nullptr;  // directories only
   std::string target;      // symlinks
   std::map<std::string, std::string> xattrs;
+  uint64_t xattr_bytes = 0;  // names and values, counted in Usage::bytes
+  uint64_t xattr_list = 0;   // what listxattr returns: names with their NULs
 };
 
 struct Handle {
   NodePtr node;
+  // Directories: cookies from here on belong to entries added after the
+  // listing began. Renaming an entry gives it a new cookie at the end, so a
+  // listing that returned those could meet the same entry forever.
+  std::atomic<uint64_t> listing_end{0};
 };
 
 class MemFs final : public linfsp::FileSystemBase {
@@ -152,7 +158,7 @@ class MemFs final : public linfsp::FileSystemBase {
     if (a.valid & SetAttr::kGid) n.gid = a.gid;
     if (a.valid & SetAttr::kKillSuid) {
       n.mode &= ~S_ISUID;
-      if (n.mode & S_IXGRP) n.mode &= ~S_ISGID;
+      if ((n.mode & S_IXGRP) || (a.valid & SetAttr::kKillSgid)) n.mode &= ~S_ISGID;
     }
     if (a.valid & SetAttr::kAtime) n.atime = a.atime;
     if (a.valid & SetAttr::kAtimeNow) n.atime = t;
@@ -357,8 +363,15 @@ class MemFs final : public linfsp::FileSystemBase {
     std::shared_lock lock(mu_);
     Node& n = *static_cast<Handle*>(dir)->node;
     if (!n.dir) return err(ENOTDIR);
+    // A listing begins at offset 0 (opendir, rewinddir).
+    Handle& h = *static_cast<Handle*>(dir);
+    uint64_t end = h.listing_end.load();
+    if (offset == 0 || end == 0) {
+      end = n.dir->next_cookie;
+      h.listing_end.store(end);
+    }
     FileInfo info;
-    for (auto it = n.dir->by_cookie.upper_bound(offset); it != n.dir->by_cookie.end(); ++it) {
+    for (auto it = n.dir->by_cookie.upper_bound(offset); it != n.dir->by_cookie.end() && it->first < end; ++it) {
       fill(*it->second.node, &info);
       if (!filler(it->second.name, info, it->first)) break;
     }
@@ -468,12 +481,17 @@ class MemFs final : public linfsp::FileSystemBase {
     auto it = n.xattrs.find(name);
     if ((flags & XATTR_CREATE) && it != n.xattrs.end()) return err(EEXIST);
     if ((flags & XATTR_REPLACE) && it == n.xattrs.end()) return err(ENODATA);
-    size_t total = name.size() + value.size();
-    for (const auto& [k, v] : n.xattrs) {
-      if (k != name) total += k.size() + v.size();
-    }
-    if (total > kMaxXattrBytes) return err(ENOSPC);
+    if (value.size() > XATTR_SIZE_MAX) return err(E2BIG);
+    // Values take room from --max-size like data. The names must stay
+    // listable: listxattr returns at most XATTR_LIST_MAX bytes.
+    uint64_t old = it == n.xattrs.end() ? 0 : name.size() + it->second.size();
+    uint64_t added = name.size() + value.size();
+    if (added > old && usage_.bytes + (added - old) > options_.max_size) return err(ENOSPC);
+    if (it == n.xattrs.end() && n.xattr_list + name.size() + 1 > XATTR_LIST_MAX) return err(ENOSPC);
+    if (it == n.xattrs.end()) n.xattr_list += name.size() + 1;
     n.xattrs[name] = std::string(value);
+    usage_.bytes = usage_.bytes - old + added;
+    n.xattr_bytes = n.xattr_bytes - old + added;
     n.ctime = now();
     return Status::ok();
   }
@@ -494,7 +512,13 @@ class MemFs final : public linfsp::FileSystemBase {
     std::unique_lock lock(mu_);
     Result<Node*> n = find(path, file);
     if (!n) return n.status();
-    if ((*n)->xattrs.erase(name) == 0) return err(ENODATA);
+    auto it = (*n)->xattrs.find(name);
+    if (it == (*n)->xattrs.end()) return err(ENODATA);
+    uint64_t bytes = name.size() + it->second.size();
+    (*n)->xattrs.erase(it);
+    usage_.bytes -= bytes;
+    (*n)->xattr_bytes -= bytes;
+    (*n)->xattr_list -= name.size() + 1;
     (*n)->ctime = now();
     return Status::ok();
   }

@@ -96,6 +96,7 @@ Status FileSystemHost::start() {
     vo.negative_timeout = options_.negative_timeout;
     vo.keep_cache = options_.keep_cache;
     vo.no_open = options_.no_open;
+    vo.export_support = options_.export_support;
     vo.debug = options_.debug;
     st.volume = std::make_unique<Volume>(*fs_, vo);
     if (Status s = st.volume->open_root(*st.notifications); !s) return s;
@@ -121,11 +122,17 @@ Status FileSystemHost::start() {
   st.transport = options_.uring ? kernel::make_uring_transport(*fd) : kernel::make_dev_transport(*fd);
 
   kernel::InitWants wants;
-  wants.flags = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS |
-                FUSE_READDIRPLUS_AUTO | FUSE_ASYNC_DIO | FUSE_PARALLEL_DIROPS | FUSE_CACHE_SYMLINKS |
-                FUSE_HANDLE_KILLPRIV_V2 | kernel::kInitDirectIoAllowMmap;
+  // No FUSE_ASYNC_DIO: the kernel drops cached pages after a direct write
+  // only when the write completes synchronously; an asynchronous one (aio,
+  // io_uring) completes without that, so a buffered read that ran during it
+  // would leave old data cached for good. Without the flag the kernel
+  // completes each direct write synchronously, in io_uring's worker threads
+  // or in io_submit, and drops the stale pages before it reports completion.
+  wants.flags = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_PARALLEL_DIROPS |
+                FUSE_CACHE_SYMLINKS | FUSE_HANDLE_KILLPRIV_V2 | kernel::kInitDirectIoAllowMmap;
   if (options_.writeback_cache) wants.flags |= FUSE_WRITEBACK_CACHE;
   if (options_.auto_inval_data) wants.flags |= FUSE_AUTO_INVAL_DATA;
+  if (options_.export_support) wants.flags |= FUSE_EXPORT_SUPPORT;
   // O_TRUNC in OPEN, unless there is no OPEN: then the kernel truncates with SETATTR.
   if (!options_.no_open) wants.flags |= FUSE_ATOMIC_O_TRUNC;
   wants.max_write = options_.max_write;

@@ -219,6 +219,7 @@ std::vector<Option> host_options(HostOptions* o) {
       {{"noauto_inval_data"}, "", "keep cached data when the mtime changes",
        set_flag(&o->auto_inval_data, false)},
       {{"no_open"}, "", "no OPEN/RELEASE round trips (no state per open)", set_flag(&o->no_open, true)},
+      {{"export_support"}, "", "file handles (NFS export, open_by_handle_at) stay valid", set_flag(&o->export_support, true)},
       {{"max_write"}, "BYTES", "largest write request, 4096 to 1048576",
        [o](const std::string& v) {
          uint64_t n = 0;

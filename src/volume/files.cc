@@ -3,9 +3,11 @@
 // path; the rest resolve the node's path under the rename resource.
 #include <fcntl.h>
 #include <linux/xattr.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -80,6 +82,16 @@ void reply_sized(Volume::Op& op, uint32_t room, const std::string& data) {
   }
 }
 
+// Whether the caller belongs to group `gid`. FUSE sends only the primary
+// group; when the supplementary ones cannot be read the answer is no, which
+// clears a set-group-ID bit rather than keep it.
+bool caller_in_group(const Caller& caller, gid_t gid) {
+  if (caller.gid == gid) return true;
+  std::vector<gid_t> groups;
+  if (!caller.supplementary_groups(&groups)) return false;
+  return std::find(groups.begin(), groups.end(), gid) != groups.end();
+}
+
 // `names` is a sequence of NUL-terminated names.
 std::string without_trusted(const std::string& names) {
   std::string kept;
@@ -98,12 +110,17 @@ std::string without_trusted(const std::string& names) {
 // The kernel leaves clearing set-user-ID and set-group-ID bits after a write
 // or truncating open to us (which spares a getxattr per write); the file
 // system does it through set_file_info.
+// The rule is the kernel's own (setattr_should_drop_sgid): set-user-ID
+// always; set-group-ID when group-executable or the caller is outside the
+// group. REQUIRES: the caller lacks CAP_FSETID (the kernel said so, or we judged).
 void kill_suid_sgid(FileSystemBase& fs, const Caller& caller, const std::string& path, void* file,
                     FileInfo* info) {
-  bool sgid = (info->mode & S_ISGID) && (info->mode & S_IXGRP);
-  if (!(info->mode & S_ISUID) && !sgid) return;
+  if (!(info->mode & (S_ISUID | S_ISGID))) return;
   SetAttr attr;
   attr.valid = SetAttr::kKillSuid;
+  bool sgid = (info->mode & S_ISGID) && ((info->mode & S_IXGRP) || !caller_in_group(caller, info->gid));
+  if (sgid && !(info->mode & S_IXGRP)) attr.valid |= SetAttr::kKillSgid;
+  if (!(info->mode & S_ISUID) && !sgid) return;
   fs.set_file_info(caller, path, file, attr, info);
 }
 
@@ -307,7 +324,11 @@ void Handlers::fallocate(Volume::Op& op) {
   FileInfo info;
   Result<void*> file = op.file(in.fh, op.node());
   if (!file) return op.reply_status(file.status());
-  op.reply_status(op.fs().fallocate(*file, static_cast<int>(in.mode), in.offset, in.length, &info));
+  Status s = op.fs().fallocate(*file, static_cast<int>(in.mode), in.offset, in.length, &info);
+  // FALLOCATE carries no kill flag and the kernel leaves the bits to us, as
+  // for a write. FUSE does not pass capabilities: uid 0 stands for CAP_FSETID.
+  if (s && op.caller.uid != 0) kill_suid_sgid(op.fs(), op.caller, op.path, *file, &info);
+  op.reply_status(s);
 }
 
 void Handlers::lseek(Volume::Op& op) {

@@ -66,9 +66,28 @@ void rename_common(Volume::Op& op, uint64_t newdir, unsigned flags) {
   op.reply_status(s);
 }
 
+// LOOKUP of "." or "..": the kernel opens a file handle whose node it had
+// forgotten (FUSE_EXPORT_SUPPORT). ESTALE unless the node still names the
+// same file.
+void lookup_by_nodeid(Volume::Op& op) {
+  NodeTable& nodes = op.vol.nodes();
+  SharedGuard names_stable(op.vol.rename_resource());
+  Node* node = nodes.add_lookup_by_id(op.header.nodeid, op.name == "..");
+  if (node == nullptr) return op.fail(ESTALE);
+  FileInfo info;
+  Status s = op.resolve(node) ? op.fs().get_file_info(op.path, nullptr, &info) : Status::error(ESTALE);
+  if (s && info.ino != node->ino) s = Status::error(ESTALE);
+  if (!s) {
+    nodes.forget(node->nodeid, 1);
+    return op.fail(s.err() == ENOENT || s.err() == ENOTDIR ? ESTALE : s.err());
+  }
+  op.reply_entry(node, info);
+}
+
 }  // namespace
 
 void Handlers::lookup(Volume::Op& op) {
+  if (op.name == "." || op.name == "..") return lookup_by_nodeid(op);
   reply_with_entry(op, [&](const std::string& path, FileInfo* info) {
     return op.fs().get_file_info(path, nullptr, info);
   });

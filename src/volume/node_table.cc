@@ -106,9 +106,25 @@ void NodeTable::forget(uint64_t nodeid, uint64_t count) {
   maybe_free(node);
 }
 
+Node* NodeTable::add_lookup_by_id(uint64_t nodeid, bool parent) {
+  std::unique_lock lock(mutex_);
+  auto it = by_id_.find(nodeid);
+  if (it == by_id_.end()) return nullptr;
+  Node* node = it->second;
+  if (parent && node != root_) {
+    if (node->links.empty()) return nullptr;
+    node = node->links.back().parent;
+  }
+  node->lookups.fetch_add(1, std::memory_order_relaxed);
+  return node;
+}
+
 void NodeTable::maybe_free(Node* node) {
+  // A named node stays for file handles when asked to; its parents stay
+  // with it, pinned by their children.
   while (node != root_ && node->lookups.load(std::memory_order_relaxed) == 0 &&
-         node->opens.load(std::memory_order_relaxed) == 0 && node->children.empty()) {
+         node->opens.load(std::memory_order_relaxed) == 0 && node->children.empty() &&
+         !(keep_named_ && !node->links.empty())) {
     std::vector<Link> links = std::move(node->links);
     by_id_.erase(node->nodeid);
     if (node->node_context != nullptr) dropped_.push_back(node->node_context);

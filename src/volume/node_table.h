@@ -73,6 +73,11 @@ class NodeTable {
   // Hands over every node_context and forgets them; only once no request runs.
   std::vector<void*> take_node_contexts();
 
+  // Keep a node that still has a name after the kernel forgot it (file
+  // handles find it again by nodeid); it goes when its last name does. Call
+  // before the kernel can send requests.
+  void set_keep_named(bool keep) { keep_named_ = keep; }
+
   Node* root() { return root_; }
   // The node for a kernel nodeid, or null.
   Node* get(uint64_t nodeid) const;
@@ -80,6 +85,9 @@ class NodeTable {
   Node* child(Node* parent, std::string_view name) const;
   // The kernel got an entry for (parent, name) -> ino: one more lookup.
   Node* add_lookup(Node* parent, std::string_view name, uint64_t ino);
+  // One more lookup of the node with this nodeid (or of its parent, the root
+  // for the root), for LOOKUP of "." or ".."; null if there is none.
+  Node* add_lookup_by_id(uint64_t nodeid, bool parent);
   // The kernel got an entry for a file without a name (O_TMPFILE).
   Node* add_unnamed(uint64_t ino);
   // The kernel forgot `count` lookups of nodeid.
@@ -127,6 +135,7 @@ class NodeTable {
   uint64_t next_id_ = kRootId + 1;              // guarded by mutex_
   Node* root_;
   std::function<void(void*)> closer_;
+  bool keep_named_ = false;
   std::vector<void*> dropped_;  // node contexts of freed nodes; guarded by mutex_
   class WriteLock;
 };

@@ -81,6 +81,7 @@ Status Volume::open_root(session::NotificationQueue& notifications) {
   if (!S_ISDIR(info.mode)) return Status::error(ENOTDIR, "the file system's root is not a directory");
   nodes_ = std::make_unique<NodeTable>(info.ino);
   nodes_->set_context_closer([this](void* context) { fs_.close(context); });
+  nodes_->set_keep_named(options_.export_support);
   notify_ = std::make_unique<NotifyEngine>(rename_resource_, *nodes_, notifications, options_.debug);
   return Status::ok();
 }

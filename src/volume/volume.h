@@ -26,6 +26,9 @@ struct VolumeOptions {
   // the volume opens each file once, when a request first needs it, and
   // closes it when the kernel forgets the file.
   bool no_open = false;
+  // Keep named nodes after FORGET and answer LOOKUP of "." and ".." by
+  // nodeid, so file handles outlive the kernel's caches.
+  bool export_support = false;
   bool debug = false;
 };
 

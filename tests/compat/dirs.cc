@@ -250,6 +250,45 @@ GROUP("readdir.mutation") {
   CHECK_EQ(list_dir(".").size(), static_cast<size_t>(kStable + kChanged - removed + added));
 }
 
+GROUP("readdir.rename_back") {
+  // Renames each entry it reads away and back while listing: a file system
+  // that gives the renamed-back entry a new place at the end would list it
+  // again and again. The listing must end, and names nobody renamed must
+  // appear exactly once. (btrfs once had this bug: "infinite directory reads".)
+  constexpr int kRenamed = 5000, kStable = 500;
+  bool made = true;
+  for (int i = 0; i < kRenamed; ++i) made = made && put(("e" + std::to_string(i)).c_str(), "");
+  for (int i = 0; i < kStable; ++i) made = made && put(("s" + std::to_string(i)).c_str(), "");
+  CHECK(made);
+  DIR* d = opendir(".");
+  CHECK(d != nullptr);
+  if (!d) return;
+  constexpr long kLimit = 3L * (kRenamed + kStable + 2);
+  long read = 0;
+  bool renamed = true;
+  std::map<std::string, int> stable_seen;
+  while (dirent* e = readdir(d)) {
+    if (++read > kLimit) break;
+    std::string name = e->d_name;
+    if (name[0] == 's') stable_seen[name]++;
+    if (name[0] != 'e') continue;
+    std::string away = "t" + name.substr(1);
+    renamed = renamed && rename(name.c_str(), away.c_str()) == 0 && rename(away.c_str(), name.c_str()) == 0;
+  }
+  closedir(d);
+  CHECK(renamed);
+  report(read <= kLimit, __FILE__, __LINE__, "the listing ends",
+         "still going after " + std::to_string(kLimit) + " entries");
+  bool once = stable_seen.size() == kStable;
+  for (const auto& [name, n] : stable_seen) once = once && n == 1;
+  CHECK(once);
+  std::vector<std::string> names = list_dir(".");
+  std::set<std::string> all(names.begin(), names.end());
+  bool every = names.size() == kRenamed + kStable;
+  for (int i = 0; i < kRenamed; ++i) every = every && all.count("e" + std::to_string(i));
+  CHECK(every);
+}
+
 GROUP("readdir.seekdir") {
   // 2000 entries; telldir positions revisited with seekdir give the same entries.
   constexpr int kEntries = 2000;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs a command with a fresh MEMFS mount as its last argument:
 # run_on_memfs.sh MEMFS_BINARY CMD [ARGS...]
+# MEMFS_ARGS (optional) adds memfs options, e.g. MEMFS_ARGS=--uring.
 set -euo pipefail
 memfs=$1
 shift
@@ -14,7 +15,8 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-"$memfs" "$dir" -o allow_other 2>"$dir.log" &
+# shellcheck disable=SC2086 # MEMFS_ARGS is a list of options
+"$memfs" "$dir" -o allow_other ${MEMFS_ARGS:-} 2>"$dir.log" &
 pid=$!
 for _ in $(seq 100); do grep -q " $dir fuse.memfs " /proc/mounts && break; sleep 0.1; done
 grep -q " $dir fuse.memfs " /proc/mounts || { echo "memfs did not mount:"; cat "$dir.log"; exit 1; }

@@ -1,4 +1,5 @@
 // Extended attributes in the user.* (and, as root, trusted.*) namespaces.
+#include <linux/limits.h>
 #include <sys/xattr.h>
 
 #include <algorithm>
@@ -202,4 +203,46 @@ GROUP("xattr.trusted") {
     CHECK(std::find(seen.begin(), seen.end(), "trusted.hidden") == seen.end());
     CHECK_ERRNO(setxattr("f", "trusted.mine", "m", 1, 0), EPERM);
   });
+}
+
+GROUP("xattr.large_values") {
+  // Values up to XATTR_SIZE_MAX (64 KiB, the Linux limit), and many of them
+  // on one file: the limit is the file system's space, not a per-file quota.
+  if (!supported()) return;
+  put("f", "");
+  const std::string max = pattern(XATTR_SIZE_MAX, 31);
+  CHECK_OK(setxattr("f", "user.max", max.data(), max.size(), 0));
+  CHECK_EQ(getxattr("f", "user.max", nullptr, 0), XATTR_SIZE_MAX);
+  std::string back(XATTR_SIZE_MAX, '\0');
+  CHECK_EQ(getxattr("f", "user.max", back.data(), back.size()), XATTR_SIZE_MAX);
+  CHECK(back == max);
+  CHECK_ERRNO(getxattr("f", "user.max", back.data(), back.size() - 1), ERANGE);
+  const std::string other = pattern(XATTR_SIZE_MAX, 32);
+  CHECK_OK(setxattr("f", "user.max", other.data(), other.size(), XATTR_REPLACE));
+  CHECK_EQ(getxattr("f", "user.max", back.data(), back.size()), XATTR_SIZE_MAX);
+  CHECK(back == other);
+  const std::string huge(XATTR_SIZE_MAX + 1, 'h');
+  CHECK_ERRNO(setxattr("f", "user.huge", huge.data(), huge.size(), 0), E2BIG);
+  // 64 more values of 16 KiB each beside it: 1.06 MiB on one file.
+  constexpr int kMany = 64;
+  bool set = true;
+  for (int i = 0; i < kMany; ++i) {
+    std::string v = pattern(16384, 100 + i);
+    set = set && setxattr("f", ("user.v" + std::to_string(i)).c_str(), v.data(), v.size(), 0) == 0;
+  }
+  CHECK(set);
+  CHECK_EQ(names_of("f").size(), static_cast<size_t>(kMany + 1));
+  bool same = true;
+  std::string buf(16384, '\0');
+  for (int i = 0; i < kMany; ++i) {
+    ssize_t n = getxattr("f", ("user.v" + std::to_string(i)).c_str(), buf.data(), buf.size());
+    same = same && n == 16384 && buf == pattern(16384, 100 + i);
+  }
+  CHECK(same);
+  // A second file holds its own 64 KiB value.
+  put("g", "");
+  CHECK_OK(setxattr("g", "user.max", max.data(), max.size(), 0));
+  // Removing frees the space for reuse.
+  CHECK_OK(removexattr("f", "user.max"));
+  CHECK_OK(setxattr("f", "user.max2", max.data(), max.size(), 0));
 }

@@ -100,6 +100,32 @@ TEST(NodeTable, NodeidsAreNeverReused) {
   EXPECT_NE(b->nodeid, first);
 }
 
+TEST(NodeTable, KeepNamedKeepsForgottenNodesUntilTheirLastNameGoes) {
+  // For file handles: the kernel may ask for a forgotten node by nodeid.
+  NodeTable t(1);
+  t.set_keep_named(true);
+  Node* d = t.add_lookup(t.root(), "dir", 2);
+  Node* f = t.add_lookup(d, "f", 3);
+  uint64_t fid = f->nodeid, did = d->nodeid;
+  t.forget(fid, 1);
+  t.forget(did, 1);
+  EXPECT_EQ(t.get(fid), f);
+  EXPECT_EQ(t.add_lookup(d, "f", 3), f);  // the same nodeid again
+  t.forget(fid, 1);
+  EXPECT_EQ(t.add_lookup_by_id(fid, false), f);
+  EXPECT_EQ(t.add_lookup_by_id(fid, true), d);
+  EXPECT_EQ(t.add_lookup_by_id(NodeTable::kRootId, true), t.root());
+  t.forget(fid, 1);
+  t.forget(did, 1);
+  t.rename(d, "f", t.root(), "g", 0);
+  EXPECT_EQ(path_of(t, f), "/g");
+  t.remove_name(t.root(), "g");
+  EXPECT_EQ(t.get(fid), nullptr);
+  EXPECT_EQ(t.add_lookup_by_id(fid, false), nullptr);
+  EXPECT_EQ(t.get(did), d);  // still named
+  EXPECT_EQ(t.check(), "");
+}
+
 TEST(NodeTable, PathsFollowParents) {
   NodeTable t(1);
   Node* d = t.add_lookup(t.root(), "dir", 2);
