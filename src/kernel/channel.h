@@ -86,7 +86,7 @@ class Reply {
   Reply(ReplySink& sink, uint64_t unique) : sink_(&sink), unique_(unique) {}
   // Each returns false when the kernel refused the reply (the request was
   // interrupted and is gone), so an entry reply can undo its lookup.
-  bool error(int err);  // err > 0
+  bool error(int err);  // err in 1..511; anything else is sent as EIO
   // Any number of payload pieces; none is dropped.
   bool ok(std::span<const iovec> payload = {});
   bool ok(const void* data, size_t size);

@@ -6,6 +6,10 @@
 namespace linfsp::kernel {
 
 bool Reply::error(int err) {
+  // The kernel drops a reply whose error is outside -511..-1 before it looks
+  // the request up (fs/fuse/dev.c), and the caller would wait forever: what
+  // else reaches us (0, Status::pending()'s -1, ERESTARTSYS and up) is EIO.
+  if (err <= 0 || err >= 512) err = EIO;
   fuse_out_header oh{sizeof(oh), -err, unique_};
   iovec iov{&oh, sizeof(oh)};
   sent_ = true;
