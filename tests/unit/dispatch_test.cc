@@ -235,8 +235,8 @@ std::string cstr(std::string_view s) { return std::string(s) + '\0'; }
 class Harness {
  public:
   explicit Harness(FileSystemBase& fs, bool detachable = false, bool debug = false)
-      : log(std::make_shared<ReplyLog>()), sink(log, detachable), volume(fs, VolumeOptions{}) {
-    Status s = volume.open_root();
+      : log(std::make_shared<ReplyLog>()), sink(log, detachable), notifications(false), volume(fs, VolumeOptions{}) {
+    Status s = volume.open_root(notifications);
     EXPECT_TRUE(s) << s.message();
     session = std::make_unique<session::Session>(volume, debug);
   }
@@ -308,6 +308,7 @@ class Harness {
 
   std::shared_ptr<ReplyLog> log;
   RecordingSink sink;
+  session::NotificationQueue notifications;
   Volume volume;
   std::unique_ptr<session::Session> session;
   uint64_t last_unique = 0;  // of the last send(); the test thread's
