@@ -325,6 +325,8 @@ void Session::handle(const kernel::Request& raw, kernel::Reply& reply) {
     // Now reachable only through the map: INTERRUPT finds it there.
     if (!registry_->add(deferred)) {
       deferred->end();
+    } else if (deferred->done()) {
+      registry_->remove(h.unique);  // answered before dispatch returned
     } else if ((slot && slot->interrupted.load(std::memory_order_seq_cst)) || registry_->take_early(h.unique)) {
       deferred->interrupt();
     }

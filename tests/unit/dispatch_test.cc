@@ -480,8 +480,11 @@ TEST(Dispatch, BadNamesInEveryNamingOpcode) {
     EXPECT_EQ(h.call(c.opcode, kRoot, body("a/b")).error(), -EINVAL);
     EXPECT_EQ(h.call(c.opcode, kRoot, body("/")).error(), -EINVAL);
     EXPECT_EQ(h.call(c.opcode, kRoot, body("f/")).error(), -EINVAL);
-    EXPECT_LT(h.call(c.opcode, kRoot, body(".")).error(), 0);
-    EXPECT_LT(h.call(c.opcode, kRoot, body("..")).error(), 0);
+    // LOOKUP of "." and ".." is the kernel's lookup by nodeid (file handles).
+    if (c.opcode != FUSE_LOOKUP) {
+      EXPECT_LT(h.call(c.opcode, kRoot, body(".")).error(), 0);
+      EXPECT_LT(h.call(c.opcode, kRoot, body("..")).error(), 0);
+    }
     EXPECT_EQ(h.call(c.opcode, kRoot, body(std::string(256, 'n'))).error(), -ENAMETOOLONG);
     EXPECT_EQ(h.call(c.opcode, kRoot, body(std::string(4000, 'n'))).error(), -ENAMETOOLONG);
   }
@@ -841,6 +844,11 @@ class PendingFs final : public TestFs {
     EXPECT_NE(p, nullptr);
     if (!p) return Status::error(EIO);
     EXPECT_EQ(pend_read(caller), nullptr) << "pends once";
+    if (complete_at_once) {
+      // Answers before it even returns pending (a cache hit after all).
+      std::memcpy(p->buffer(), kData.data(), std::min(p->size(), kData.size()));
+      p->complete(std::min(p->size(), kData.size()));
+    }
     if (on_interrupt_fails) {
       std::weak_ptr<PendingRead> weak = p;
       p->on_interrupt([this, weak] {
@@ -864,6 +872,7 @@ class PendingFs final : public TestFs {
   }
 
   bool on_interrupt_fails = false;
+  bool complete_at_once = false;
   std::atomic<int> interrupt_callbacks{0};
 
  private:
@@ -1085,6 +1094,87 @@ TEST(Dispatch, InterruptFromAnotherThreadEndsAnInlineWait) {
   EXPECT_EQ(r[0].error(), -EINTR);
   EXPECT_EQ(fs.interrupt_callbacks.load(), 1);
   EXPECT_EQ(h.log->for_unique(unique).size(), 1u);
+}
+
+// A file system that pends and completes within the call: one reply, and
+// the session keeps no record of a request that is over.
+TEST(Dispatch, PendingCompletedBeforeReturningIsForgotten) {
+  for (bool detachable : {true, false}) {
+    SCOPED_TRACE(detachable ? "detachable" : "inline");
+    PendingFs fs;
+    fs.complete_at_once = true;
+    Harness h(fs, detachable);
+    Opened f = open_f(h);
+    for (int i = 0; i < 3; ++i) {
+      std::vector<Message> r = h.send(FUSE_READ, f.nodeid, h.read_body(f.fh, 0, 4096));
+      ASSERT_EQ(r.size(), 1u);
+      EXPECT_EQ(r[0].payload, kData);
+    }
+    EXPECT_EQ(h.session->deferred_count(), 0u);
+  }
+}
+
+// Pending writes and listings, completed from another thread.
+class PendingWriteListFs final : public TestFs {
+ public:
+  Result<size_t> write(const Caller& caller, void*, const void*, uint64_t, size_t, FileInfo*) override {
+    std::lock_guard lock(mutex);
+    write_pending = pend_write(caller);
+    EXPECT_NE(write_pending, nullptr);
+    return write_pending ? Result<size_t>(Status::pending()) : Result<size_t>(Status::error(EIO));
+  }
+  Status read_directory(const Caller& caller, void*, uint64_t offset, const DirFiller& filler) override {
+    if (offset == 0 && !filler("f", file_info(), 1)) return Status::ok();
+    std::lock_guard lock(mutex);
+    list_pending = pend_list(caller);
+    EXPECT_NE(list_pending, nullptr);
+    return list_pending ? Status::pending() : Status::error(EIO);
+  }
+  std::mutex mutex;
+  std::shared_ptr<PendingWrite> write_pending;  // guarded by mutex
+  std::shared_ptr<PendingList> list_pending;    // guarded by mutex
+};
+
+TEST(Dispatch, PendingWriteAndListingAreAnsweredOnce) {
+  PendingWriteListFs fs;
+  Harness h(fs, /*detachable=*/true);
+  Opened f = open_f(h);
+  fuse_write_in w{};
+  w.fh = f.fh;
+  w.size = 5;
+  h.send(FUSE_WRITE, f.nodeid, bytes(w) + "abcde" + "junk");
+  uint64_t write_unique = h.last_unique;
+  uint64_t dh = h.open(kRoot, FUSE_OPENDIR);
+  h.send(FUSE_READDIR, kRoot, h.read_body(dh, 0, 4096));
+  uint64_t list_unique = h.last_unique;
+  EXPECT_EQ(h.session->deferred_count(), 2u);
+  std::shared_ptr<PendingWrite> pw;
+  std::shared_ptr<PendingList> pl;
+  {
+    std::lock_guard lock(fs.mutex);
+    pw = fs.write_pending;
+    pl = fs.list_pending;
+  }
+  ASSERT_NE(pw, nullptr);
+  ASSERT_NE(pl, nullptr);
+  EXPECT_EQ(pw->data(), "abcde") << "the data, not the junk after it";
+  std::thread([&] {
+    pw->complete(size_t{5}, file_info());
+    EXPECT_TRUE(pl->add("g", file_info(), 2));
+    pl->complete(Status::ok());
+    pl->complete(Status::ok());
+    pw->complete(size_t{1}, file_info());
+  }).join();
+  std::vector<Message> rw = h.log->for_unique(write_unique), rl = h.log->for_unique(list_unique);
+  ASSERT_EQ(rw.size(), 1u);
+  EXPECT_EQ(rw[0].as<fuse_write_out>().size, 5u);
+  ASSERT_EQ(rl.size(), 1u);
+  std::vector<Dirent> d = parse_dirents(rl[0].payload);
+  ASSERT_EQ(d.size(), 4u);
+  EXPECT_EQ(d[2].name, "f");
+  EXPECT_EQ(d[3].name, "g");
+  EXPECT_EQ(d[3].off, d[2].off + 1);
+  EXPECT_EQ(h.session->deferred_count(), 0u);
 }
 
 }  // namespace
