@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "kernel/channel.h"
+#include "util/mutex.h"
 #include "volume/volume.h"
 
 namespace linfsp {
@@ -26,8 +27,8 @@ struct FileSystemHost::State {
   std::unique_ptr<kernel::Transport> transport;
   kernel::Negotiated negotiated;
   std::string mountpoint;  // absolute
-  std::mutex mutex;        // serialises start/stop
-  bool running = false;    // guarded by mutex
+  Mutex mutex;             // serialises start/stop
+  bool running GUARDED_BY(mutex) = false;
 };
 
 namespace {
@@ -75,9 +76,9 @@ FileSystemHost::FileSystemHost(FileSystemBase& fs, HostOptions options)
 FileSystemHost::~FileSystemHost() { stop(); }
 
 Status FileSystemHost::start() {
-  std::lock_guard lock(state_->mutex);
-  if (state_->running) return Status::error(EBUSY, "already started");
   State& st = *state_;
+  MutexLock lock(st.mutex);
+  if (st.running) return Status::error(EBUSY, "already started");
   if (Status s = check_mountpoint(options_.mountpoint, options_.allow_nonempty, &st.mountpoint); !s) {
     return s;
   }
@@ -137,8 +138,8 @@ Status FileSystemHost::start() {
 }
 
 void FileSystemHost::stop() {
-  std::lock_guard lock(state_->mutex);
   State& st = *state_;
+  MutexLock lock(st.mutex);
   if (!st.running) return;
   st.running = false;
   fs_.unmounting();

@@ -97,7 +97,7 @@ void NotifyEngine::start(kernel::Transport& transport) {
 
 void NotifyEngine::stop() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (stopping_) return;
     stopping_ = true;
     // An unfinished session must not keep renames (and through them a
@@ -121,7 +121,7 @@ Status NotifyEngine::begin(std::chrono::milliseconds timeout) {
   auto backoff = std::chrono::microseconds(500);
   for (;;) {
     {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       if (stopping_) return Status::error(ESHUTDOWN, "notify_begin: the volume is stopping");
       if (open_ == UINT32_MAX) return Status::error(EOVERFLOW, "notify_begin: too many nested sessions");
       // Writer priority at the session level: while a rename waits, neither
@@ -151,10 +151,10 @@ Status NotifyEngine::begin(std::chrono::milliseconds timeout) {
 
 Status NotifyEngine::post(const void* batch, size_t size) {
   Result<std::vector<NotifyChange>> changes = parse_notify_batch(batch, size);
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   if (open_ == 0) return Status::error(EINVAL, "notify: no open session (call notify_begin first)");
   if (!changes) return changes.status();
-  idle_cv_.wait(lock, [this] { return stopping_ || work_.size() < kMaxQueuedBatches; });
+  while (!stopping_ && work_.size() >= kMaxQueuedBatches) lock.wait(idle_cv_);
   if (stopping_) return Status::error(ESHUTDOWN, "notify: the volume is stopping");
   work_.push_back(std::move(*changes));
   work_cv_.notify_all();
@@ -162,7 +162,7 @@ Status NotifyEngine::post(const void* batch, size_t size) {
 }
 
 Status NotifyEngine::end() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (open_ == 0) return Status::error(EINVAL, "notify_end: no open session");
   --open_;
   work_.push_back(EndMarker{});
@@ -174,8 +174,8 @@ void NotifyEngine::worker() {
   for (;;) {
     WorkItem item;
     {
-      std::unique_lock lock(mutex_);
-      work_cv_.wait(lock, [this] { return stopping_ || !work_.empty(); });
+      MutexLock lock(mutex_);
+      while (!stopping_ && work_.empty()) lock.wait(work_cv_);
       if (stopping_) return;
       item = std::move(work_.front());
       work_.pop_front();
@@ -193,7 +193,7 @@ void NotifyEngine::worker() {
         std::fprintf(stderr, "linfsp: notify: a batch failed: %s\n", e.what());
       }
     }
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (std::holds_alternative<EndMarker>(item) && sessions_ > 0 && --sessions_ == 0) {
       resource_.release(session_token());
     }
@@ -253,8 +253,8 @@ void NotifyEngine::invalidator() {
   for (;;) {
     Invalidation inv;
     {
-      std::unique_lock lock(mutex_);
-      work_cv_.wait(lock, [this] { return stopping_ || !invalidations_.empty(); });
+      MutexLock lock(mutex_);
+      while (!stopping_ && invalidations_.empty()) lock.wait(work_cv_);
       if (stopping_) return;
       inv = std::move(invalidations_.front());
       invalidations_.pop_front();
@@ -285,21 +285,27 @@ void NotifyEngine::invalidator() {
       std::fprintf(stderr, "linfsp: invalidation %d of node %lu failed: %s\n", inv.code, inv.nodeid,
                    s.message().c_str());
     }
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     busy_invalidator_ = false;
     idle_cv_.notify_all();
   }
 }
 
+bool NotifyEngine::idle_locked() const {
+  return work_.empty() && invalidations_.empty() && !busy_worker_ && !busy_invalidator_;
+}
+
 bool NotifyEngine::drain(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mutex_);
-  return idle_cv_.wait_for(lock, timeout, [this] {
-    return work_.empty() && invalidations_.empty() && !busy_worker_ && !busy_invalidator_;
-  });
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  MutexLock lock(mutex_);
+  while (!idle_locked()) {
+    if (lock.wait_until(idle_cv_, deadline) == std::cv_status::timeout) return idle_locked();
+  }
+  return true;
 }
 
 std::string NotifyEngine::describe() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return "notify: " + std::to_string(sessions_) + " session(s), " + std::to_string(open_) + " open, " +
          std::to_string(work_.size()) + " batch(es) queued, " + std::to_string(invalidations_.size()) +
          " invalidation(s) queued; rename resource: " + resource_.describe();

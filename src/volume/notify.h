@@ -15,7 +15,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -24,6 +23,7 @@
 
 #include "kernel/channel.h"
 #include "linfsp/notify.h"
+#include "util/mutex.h"
 #include "volume/node_table.h"
 #include "volume/resource.h"
 
@@ -70,29 +70,32 @@ class NotifyEngine {
   OwnerToken session_token() const { return reinterpret_cast<OwnerToken>(&sessions_); }
   void worker();
   void invalidator();
-  void resolve(const NotifyChange& change, std::vector<Invalidation>* out);
-  void release_session_locked();
+  // REQUIRES: the rename resource held (names stable while resolving).
+  void resolve(const NotifyChange& change, std::vector<Invalidation>* out) REQUIRES_SHARED(resource_);
+  void release_session_locked() REQUIRES(mutex_);
+  bool idle_locked() const REQUIRES(mutex_);
 
   Resource& resource_;
   NodeTable& nodes_;
   const bool debug_;
   kernel::Transport* transport_ = nullptr;
 
-  mutable std::mutex mutex_;
+  mutable Mutex mutex_;
   std::condition_variable work_cv_;  // work_ or stopping_ changed
   std::condition_variable idle_cv_;  // a queue drained
-  uint32_t sessions_ = 0;       // begins minus processed ends; guarded by mutex_
-  uint32_t open_ = 0;           // begins minus ends called; guarded by mutex_
+  uint32_t sessions_ GUARDED_BY(mutex_) = 0;  // begins minus processed ends
+  uint32_t open_ GUARDED_BY(mutex_) = 0;      // begins minus ends called
   // Batches wait here; post() blocks while it is full (the worker never
   // waits for anything a poster holds, so this cannot deadlock).
   static constexpr size_t kMaxQueuedBatches = 1024;
-  std::deque<WorkItem> work_;   // guarded by mutex_
+  std::deque<WorkItem> work_ GUARDED_BY(mutex_);
   // Unbounded, since the invalidator may wait for a kernel RENAME that waits
   // for a session; but an invalidation already pending is not queued twice.
-  std::deque<Invalidation> invalidations_;  // guarded by mutex_
-  std::unordered_set<std::string> pending_;  // keys of invalidations_; guarded by mutex_
-  bool busy_worker_ = false, busy_invalidator_ = false;  // guarded by mutex_
-  bool stopping_ = false;       // guarded by mutex_
+  std::deque<Invalidation> invalidations_ GUARDED_BY(mutex_);
+  std::unordered_set<std::string> pending_ GUARDED_BY(mutex_);  // keys of invalidations_
+  bool busy_worker_ GUARDED_BY(mutex_) = false;
+  bool busy_invalidator_ GUARDED_BY(mutex_) = false;
+  bool stopping_ GUARDED_BY(mutex_) = false;
   std::thread worker_thread_, invalidator_thread_;
 };
 

@@ -101,7 +101,7 @@ std::string Volume::check_consistency() {
 }
 
 void Volume::close_all() {
-  std::lock_guard lock(open_mutex_);
+  MutexLock lock(open_mutex_);
   for (OpenFile* f : open_files_) {
     if (f->directory) fs_.close_directory(f->context);
     else fs_.close(f->context);
