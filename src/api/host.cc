@@ -17,6 +17,7 @@
 
 #include "kernel/channel.h"
 #include "nodes/node_adapter.h"
+#include "util/mutex.h"
 #include "volume/volume.h"
 
 namespace linfsp {
@@ -29,8 +30,8 @@ struct FileSystemHost::State {
   std::unique_ptr<kernel::Transport> transport;
   kernel::Negotiated negotiated;
   std::string mountpoint;  // absolute
-  std::mutex mutex;        // serialises start/stop
-  bool running = false;    // guarded by mutex
+  Mutex mutex;             // serialises start/stop
+  bool running GUARDED_BY(mutex) = false;
 };
 
 namespace {
@@ -81,9 +82,9 @@ FileSystemHost::FileSystemHost(NodeFileSystem& fs, HostOptions options)
 FileSystemHost::~FileSystemHost() { stop(); }
 
 Status FileSystemHost::start() {
-  std::lock_guard lock(state_->mutex);
-  if (state_->running) return Status::error(EBUSY, "already started");
   State& st = *state_;
+  MutexLock lock(st.mutex);
+  if (st.running) return Status::error(EBUSY, "already started");
   if (Status s = check_mountpoint(options_.mountpoint, options_.allow_nonempty, &st.mountpoint); !s) {
     return s;
   }
@@ -163,8 +164,8 @@ Status FileSystemHost::start() {
 }
 
 void FileSystemHost::stop() {
-  std::lock_guard lock(state_->mutex);
   State& st = *state_;
+  MutexLock lock(st.mutex);
   if (!st.running) return;
   st.running = false;
   if (st.volume) {

@@ -9,9 +9,10 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <mutex>
+#include <mutex>  // std::once_flag
 
 #include "kernel/channel.h"
+#include "util/mutex.h"
 
 namespace linfsp::kernel {
 namespace {
@@ -81,9 +82,9 @@ class DevTransport final : public Transport {
   std::vector<int> clone_fds_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
-  std::mutex mutex_;
+  Mutex mutex_;
   std::condition_variable ended_cv_;
-  unsigned running_ = 0;  // guarded by mutex_
+  unsigned running_ GUARDED_BY(mutex_) = 0;
   std::once_flag joined_;
 };
 
@@ -150,7 +151,7 @@ Status DevTransport::start(RequestHandler& handler, unsigned threads) {
   install_wake_handler();
   handler_ = &handler;
   threads = std::max(1u, threads);
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   for (unsigned i = 0; i < threads; ++i) {
     int fd = fd_;
     if (i > 0) {
@@ -203,7 +204,7 @@ void DevTransport::serve(int fd) {
     Reply reply(sink, hdr.unique);
     handler_->handle(req, reply);
   }
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   --running_;
   stop_ = true;  // one thread saw the end: the others follow
   ended_cv_.notify_all();
@@ -212,12 +213,12 @@ void DevTransport::serve(int fd) {
 void DevTransport::stop() {
   stop_ = true;
   {
-    std::unique_lock lock(mutex_);
+    MutexLock lock(mutex_);
     // Kick blocked readers until all have left. The signal may land just
     // before a thread enters read(), so repeat.
     while (running_ > 0) {
       for (auto& t : threads_) pthread_kill(t.native_handle(), wake_signal());
-      ended_cv_.wait_for(lock, std::chrono::milliseconds(20));
+      lock.wait_for(ended_cv_, std::chrono::milliseconds(20));
     }
   }
   std::call_once(joined_, [this] {
@@ -227,8 +228,8 @@ void DevTransport::stop() {
 
 void DevTransport::wait() {
   {
-    std::unique_lock lock(mutex_);
-    ended_cv_.wait(lock, [this] { return running_ == 0 || stop_; });
+    MutexLock lock(mutex_);
+    while (running_ > 0 && !stop_) lock.wait(ended_cv_);
   }
   // One thread saw the end (or stop() was called): bring the others down.
   stop();

@@ -39,7 +39,7 @@ class Registry : public std::enable_shared_from_this<Registry> {
     slot->interrupted.store(false, std::memory_order_relaxed);
     slot->unique.store(unique, std::memory_order_seq_cst);
     if (has_early_.load(std::memory_order_acquire)) {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       if (take_early_locked(unique)) slot->interrupted = true;
     }
   }
@@ -61,7 +61,7 @@ class Registry : public std::enable_shared_from_this<Registry> {
     // look there too (defer() enters the map before it reads the slot).
     std::shared_ptr<Deferred> deferred;
     {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       if (auto it = deferred_.find(unique); it != deferred_.end()) deferred = it->second.lock();
       if (!deferred && !in_slot) {
         if (early_.size() >= 64) early_.erase(early_.begin());  // stale: the request finished
@@ -74,23 +74,23 @@ class Registry : public std::enable_shared_from_this<Registry> {
 
   // Enters a deferred request; false when the session has ended (unmount).
   bool add(const std::shared_ptr<Deferred>& d) {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (ended_) return false;
     deferred_[d->unique()] = d;
     return true;
   }
   void remove(uint64_t unique) {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     deferred_.erase(unique);
   }
   bool take_early(uint64_t unique) {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     return take_early_locked(unique);
   }
 
   std::vector<std::shared_ptr<Deferred>> end_all() {
     std::vector<std::shared_ptr<Deferred>> all;
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     ended_ = true;
     for (auto& [unique, weak] : deferred_) {
       if (auto d = weak.lock()) all.push_back(std::move(d));
@@ -98,14 +98,14 @@ class Registry : public std::enable_shared_from_this<Registry> {
     return all;
   }
   size_t count() {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     return deferred_.size();
   }
 
   const bool debug;
 
  private:
-  bool take_early_locked(uint64_t unique) {
+  bool take_early_locked(uint64_t unique) REQUIRES(mutex_) {
     bool found = false;
     for (auto it = early_.begin(); it != early_.end(); ++it) {
       if (*it == unique) {
@@ -122,10 +122,10 @@ class Registry : public std::enable_shared_from_this<Registry> {
   Slot slots_[kSlots];
   std::atomic<size_t> used_{0};
   std::atomic<bool> has_early_{false};
-  std::mutex mutex_;
-  std::vector<uint64_t> early_;  // guarded by mutex_; bounded
-  std::unordered_map<uint64_t, std::weak_ptr<Deferred>> deferred_;  // guarded by mutex_
-  bool ended_ = false;                                              // guarded by mutex_
+  Mutex mutex_;
+  std::vector<uint64_t> early_ GUARDED_BY(mutex_);  // bounded
+  std::unordered_map<uint64_t, std::weak_ptr<Deferred>> deferred_ GUARDED_BY(mutex_);
+  bool ended_ GUARDED_BY(mutex_) = false;
 };
 
 namespace {
@@ -168,7 +168,7 @@ Deferred::Deferred(std::shared_ptr<Registry> registry, const fuse_in_header& hea
 }
 
 Deferred::~Deferred() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (reply_ == nullptr) return;
   report_unanswered(name_of(opcode_), unique_);
   reply_->error(EIO);
@@ -176,7 +176,7 @@ Deferred::~Deferred() {
 }
 
 bool Deferred::answer(const std::function<void(kernel::Reply&)>& encode) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (reply_ == nullptr) return false;
   encode(*reply_);
   if (!reply_->sent()) {
@@ -205,13 +205,13 @@ bool Deferred::ok(const void* data, size_t size) {
 }
 
 bool Deferred::done() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return done_;
 }
 
 void Deferred::on_interrupt(std::function<void()> fn) {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (done_) return;
     if (!interrupted()) {
       on_interrupt_ = std::move(fn);
@@ -224,7 +224,7 @@ void Deferred::on_interrupt(std::function<void()> fn) {
 void Deferred::interrupt() {
   std::function<void()> fn;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     interrupted_.store(true, std::memory_order_release);
     if (done_) return;
     fn = std::move(on_interrupt_);
@@ -234,15 +234,15 @@ void Deferred::interrupt() {
 }
 
 void Deferred::end() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (reply_ == nullptr) return;
   reply_->error(EIO);
   finish_locked("EIO (ended by unmount)");
 }
 
 void Deferred::wait_inline() {
-  std::unique_lock lock(mutex_);
-  done_cv_.wait(lock, [this] { return done_; });
+  MutexLock lock(mutex_);
+  while (!done_) lock.wait(done_cv_);
 }
 
 void Deferred::finish_locked(const char* how) {

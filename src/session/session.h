@@ -11,7 +11,6 @@
 #include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -20,6 +19,7 @@
 #include "kernel/channel.h"
 #include "linfsp/caller.h"
 #include "session/opcodes.h"
+#include "util/mutex.h"
 
 namespace linfsp::session {
 
@@ -92,21 +92,21 @@ class Deferred {
   void interrupt();
   void end();                  // the session ends the request (unmount)
   void wait_inline();          // the request thread waits for an inline answer
-  void finish_locked(const char* how);  // REQUIRES: mutex_ held, an answer sent
+  void finish_locked(const char* how) REQUIRES(mutex_);  // REQUIRES: an answer sent
 
   const std::shared_ptr<Registry> registry_;
   const uint32_t opcode_;
   const uint64_t unique_;
   std::atomic<bool> interrupted_{false};
-  mutable std::mutex mutex_;
+  mutable Mutex mutex_;
   std::condition_variable done_cv_;
-  // Guarded by mutex_. Detached: the sink and a reply over it. Inline (the
-  // transport cannot detach): the request thread's reply, which waits.
-  std::unique_ptr<kernel::ReplySink> sink_;
-  std::optional<kernel::Reply> own_reply_;
-  kernel::Reply* reply_ = nullptr;  // null once answered or ended
-  bool done_ = false;
-  std::function<void()> on_interrupt_;
+  // Detached: the sink and a reply over it. Inline (the transport cannot
+  // detach): the request thread's reply, which waits.
+  std::unique_ptr<kernel::ReplySink> sink_ GUARDED_BY(mutex_);
+  std::optional<kernel::Reply> own_reply_ GUARDED_BY(mutex_);
+  kernel::Reply* reply_ GUARDED_BY(mutex_) = nullptr;  // null once answered or ended
+  bool done_ GUARDED_BY(mutex_) = false;
+  std::function<void()> on_interrupt_ GUARDED_BY(mutex_);
   friend class Session;
 };
 

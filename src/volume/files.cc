@@ -37,7 +37,8 @@ void* context_of(uint64_t fh) { return Volume::Op::handle(fh)->context; }
 // Opens `node` for the volume unless it already is. REQUIRES: the rename
 // resource held and node->open_mutex locked (in that order: with_path takes
 // them so too).
-Status open_node_locked(Volume::Op& op, Node* node, const std::string& path) {
+Status open_node_locked(Volume::Op& op, Node* node, const std::string& path)
+    REQUIRES_SHARED(op.vol.rename_resource()) REQUIRES(node->open_mutex) {
   if (node->node_context != nullptr) return Status::ok();
   FileInfo info;
   Status s = op.fs().open(op.caller, path, O_RDWR, &node->node_context, &info);
@@ -128,7 +129,7 @@ Result<void*> Volume::Op::file(uint64_t fh, Node* node) {
   if (fh != 0) return context_of(fh);
   if (node == nullptr) return Status::error(ESTALE);
   SharedGuard names_stable(vol.rename_resource());
-  std::lock_guard lock(node->open_mutex);
+  MutexLock lock(node->open_mutex);
   if (node->node_context == nullptr) {
     std::string where;
     if (!vol.nodes().path(node, &where)) return Status::error(ENOENT);
@@ -141,7 +142,7 @@ void Volume::Op::keep_open(Node* node, const std::string& path) {
   if (!vol.options_.no_open || node == nullptr) return;
   FileInfo info;
   if (!fs().get_file_info(path, nullptr, &info) || !S_ISREG(info.mode)) return;
-  std::lock_guard lock(node->open_mutex);
+  MutexLock lock(node->open_mutex);
   open_node_locked(*this, node, path);  // failing to: only reads after the removal would fail
 }
 
@@ -172,7 +173,7 @@ void Handlers::open_common(Volume::Op& op, Node* node, void* context, bool direc
                            uint32_t open_flags, const FileInfo* created) {
   auto* f = new OpenFile{node, context, directory};
   {
-    std::lock_guard lock(op.vol.open_mutex_);
+    MutexLock lock(op.vol.open_mutex_);
     op.vol.open_files_.insert(f);
   }
   op.vol.nodes().add_open(node, context);
@@ -205,7 +206,7 @@ bool Handlers::reply_open(Volume::Op& op, Node* node, uint64_t fh, uint32_t open
 
 void Handlers::release_handle(Volume& vol, OpenFile* f) {
   {
-    std::lock_guard lock(vol.open_mutex_);
+    MutexLock lock(vol.open_mutex_);
     vol.open_files_.erase(f);
   }
   if (f->directory) vol.fs().close_directory(f->context);
@@ -263,7 +264,7 @@ void Handlers::reply_created(Volume::Op& op, Node* node, void* context, const Fi
     // Once the kernel has learned no_open it sends no RELEASE, not even for
     // files it created: the node holds the context, as after a plain open.
     {
-      std::lock_guard lock(node->open_mutex);
+      MutexLock lock(node->open_mutex);
       if (node->node_context == nullptr) node->node_context = std::exchange(context, nullptr);
     }
     if (context != nullptr) op.fs().close(context);  // the node was open already

@@ -56,6 +56,7 @@ void rename_common(Volume::Op& op, uint64_t newdir, unsigned flags) {
                                                            std::chrono::milliseconds(50)))) {
     if (op.caller.is_interrupted()) return op.fail(EINTR);
   }
+  op.vol.rename_resource().assert_held_exclusive();  // for the analysis: held inside the optional
   std::string from, to;
   Status s = op.resolve_child(from_parent, op.name, &from);
   if (s) s = op.resolve_child(to_parent, op.name2, &to);
@@ -144,6 +145,7 @@ void Handlers::link(Volume::Op& op) {
 
 void Handlers::unlink(Volume::Op& op) {
   remove_name(op, [&](const std::string& path) {
+    op.vol.rename_resource().assert_held_shared();  // for the analysis: remove_name holds it
     op.keep_open(op.vol.nodes().child(op.node(), op.name), path);
     return op.fs().unlink(op.caller, path);
   });

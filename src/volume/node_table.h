@@ -14,17 +14,20 @@
 // name take it shared; adding, removing and moving names take it exclusive.
 // Callers hold the volume's rename resource shared (exclusive for rename), so
 // names do not change while a request works with a path it built.
+//
+// Lock order: the rename resource, then a node's open_mutex, then the
+// table's lock (Volume::Op::file builds a path holding open_mutex).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "util/mutex.h"
 
 namespace linfsp {
 
@@ -46,17 +49,18 @@ struct Node {
   const uint64_t ino;
   std::atomic<uint64_t> lookups{0};  // changed under the table lock (shared suffices)
   std::atomic<uint32_t> opens{0};    // likewise
-  // Guarded by NodeTable::mutex_.
+  // Guarded by NodeTable::mutex_ (not annotated: a Node does not know its
+  // table, and the analysis needs a lock it can name from here).
   std::vector<Link> links;
   std::unordered_map<std::string, Node*, StringHash, std::equal_to<>> children;
   // Open contexts of this node, for requests on an unlinked-but-open file
-  // that come without a handle. Guarded by open_mutex.
-  std::mutex open_mutex;
-  std::vector<void*> open_contexts;
+  // that come without a handle.
+  Mutex open_mutex;
+  std::vector<void*> open_contexts GUARDED_BY(open_mutex);
   // With VolumeOptions::no_open: the volume's own open of this file, for the
   // requests that come without a handle; closed when the node goes (after the
-  // kernel forgot it). Guarded by open_mutex.
-  void* node_context = nullptr;
+  // kernel forgot it).
+  void* node_context GUARDED_BY(open_mutex) = nullptr;
 };
 
 class NodeTable {
@@ -124,19 +128,19 @@ class NodeTable {
   std::string check() const;
 
  private:
-  Node* find_or_create(uint64_t ino);    // REQUIRES: mutex_ exclusive
-  void unlink_locked(Node* parent, std::string_view name);  // REQUIRES: mutex_ exclusive
-  bool path_locked(const Node* node, std::string* out) const;  // REQUIRES: mutex_ held
-  void maybe_free(Node* node);           // REQUIRES: mutex_ exclusive
+  Node* find_or_create(uint64_t ino) REQUIRES(mutex_);
+  void unlink_locked(Node* parent, std::string_view name) REQUIRES(mutex_);
+  bool path_locked(const Node* node, std::string* out) const REQUIRES_SHARED(mutex_);
+  void maybe_free(Node* node) REQUIRES(mutex_);
 
-  mutable std::shared_mutex mutex_;
-  std::unordered_map<uint64_t, Node*> by_id_;   // guarded by mutex_
-  std::unordered_map<uint64_t, Node*> by_ino_;  // guarded by mutex_
-  uint64_t next_id_ = kRootId + 1;              // guarded by mutex_
+  mutable SharedMutex mutex_;
+  std::unordered_map<uint64_t, Node*> by_id_ GUARDED_BY(mutex_);
+  std::unordered_map<uint64_t, Node*> by_ino_ GUARDED_BY(mutex_);
+  uint64_t next_id_ GUARDED_BY(mutex_) = kRootId + 1;
   Node* root_;
   std::function<void(void*)> closer_;
-  bool keep_named_ = false;
-  std::vector<void*> dropped_;  // node contexts of freed nodes; guarded by mutex_
+  bool keep_named_ = false;  // written once, before requests
+  std::vector<void*> dropped_ GUARDED_BY(mutex_);  // node contexts of freed nodes
   class WriteLock;
 };
 

@@ -84,9 +84,8 @@ Result<std::vector<NotifyChange>> parse_notify_batch(const void* data, size_t si
   return changes;
 }
 
-NotifyEngine::NotifyEngine(Resource& rename_resource, NodeTable& nodes, session::NotificationQueue& out,
-                           bool debug)
-    : resource_(rename_resource), nodes_(nodes), out_(out), debug_(debug) {}
+NotifyEngine::NotifyEngine(Resource& rename_resource, NodeTable& nodes, session::NotificationQueue& out)
+    : resource_(rename_resource), nodes_(nodes), out_(out) {}
 
 NotifyEngine::~NotifyEngine() { stop(); }
 
@@ -94,7 +93,7 @@ void NotifyEngine::start() { worker_thread_ = std::thread([this] { worker(); });
 
 void NotifyEngine::stop() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (stopping_) return;
     stopping_ = true;
     // An unfinished session must not keep renames (and through them a
@@ -117,7 +116,7 @@ Status NotifyEngine::begin(std::chrono::milliseconds timeout) {
   auto backoff = std::chrono::microseconds(500);
   for (;;) {
     {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       if (stopping_) return Status::error(ESHUTDOWN, "notify_begin: the volume is stopping");
       if (open_ == UINT32_MAX) return Status::error(EOVERFLOW, "notify_begin: too many nested sessions");
       // Writer priority at the session level: while a rename waits, neither
@@ -147,10 +146,10 @@ Status NotifyEngine::begin(std::chrono::milliseconds timeout) {
 
 Status NotifyEngine::post(const void* batch, size_t size) {
   Result<std::vector<NotifyChange>> changes = parse_notify_batch(batch, size);
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   if (open_ == 0) return Status::error(EINVAL, "notify: no open session (call notify_begin first)");
   if (!changes) return changes.status();
-  idle_cv_.wait(lock, [this] { return stopping_ || work_.size() < kMaxQueuedBatches; });
+  while (!stopping_ && work_.size() >= kMaxQueuedBatches) lock.wait(idle_cv_);
   if (stopping_) return Status::error(ESHUTDOWN, "notify: the volume is stopping");
   work_.push_back(std::move(*changes));
   work_cv_.notify_all();
@@ -158,7 +157,7 @@ Status NotifyEngine::post(const void* batch, size_t size) {
 }
 
 Status NotifyEngine::end() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (open_ == 0) return Status::error(EINVAL, "notify_end: no open session");
   --open_;
   work_.push_back(EndMarker{});
@@ -170,8 +169,8 @@ void NotifyEngine::worker() {
   for (;;) {
     WorkItem item;
     {
-      std::unique_lock lock(mutex_);
-      work_cv_.wait(lock, [this] { return stopping_ || !work_.empty(); });
+      MutexLock lock(mutex_);
+      while (!stopping_ && work_.empty()) lock.wait(work_cv_);
       if (stopping_) return;
       item = std::move(work_.front());
       work_.pop_front();
@@ -189,7 +188,7 @@ void NotifyEngine::worker() {
         std::fprintf(stderr, "linfsp: notify: a batch failed: %s\n", e.what());
       }
     }
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (std::holds_alternative<EndMarker>(item) && sessions_ > 0 && --sessions_ == 0) {
       resource_.release(session_token());
     }
@@ -238,17 +237,22 @@ void NotifyEngine::resolve(const NotifyChange& c, std::vector<Invalidation>* out
   }
 }
 
+bool NotifyEngine::idle_locked() const { return work_.empty() && !busy_worker_; }
+
 bool NotifyEngine::drain(std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   {
-    std::unique_lock lock(mutex_);
-    if (!idle_cv_.wait_until(lock, deadline, [this] { return work_.empty() && !busy_worker_; })) return false;
+    MutexLock lock(mutex_);
+    while (!idle_locked()) {
+      if (lock.wait_until(idle_cv_, deadline) == std::cv_status::timeout && !idle_locked()) return false;
+    }
   }
-  return out_.drain(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  return out_.drain(std::max(left, std::chrono::milliseconds(0)));
 }
 
 std::string NotifyEngine::describe() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return "notify: " + std::to_string(sessions_) + " session(s), " + std::to_string(open_) + " open, " +
          std::to_string(work_.size()) + " batch(es) queued, " + std::to_string(out_.queued()) +
          " invalidation(s) queued; rename resource: " + resource_.describe();

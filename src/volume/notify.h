@@ -15,7 +15,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -25,6 +24,7 @@
 #include "kernel/channel.h"
 #include "session/notifications.h"
 #include "linfsp/notify.h"
+#include "util/mutex.h"
 #include "volume/node_table.h"
 #include "volume/resource.h"
 
@@ -40,7 +40,7 @@ Result<std::vector<NotifyChange>> parse_notify_batch(const void* data, size_t si
 
 class NotifyEngine {
  public:
-  NotifyEngine(Resource& rename_resource, NodeTable& nodes, session::NotificationQueue& out, bool debug);
+  NotifyEngine(Resource& rename_resource, NodeTable& nodes, session::NotificationQueue& out);
   ~NotifyEngine();  // stop()
   // Starts the worker.
   void start();
@@ -63,25 +63,26 @@ class NotifyEngine {
 
   OwnerToken session_token() const { return reinterpret_cast<OwnerToken>(&sessions_); }
   void worker();
-  void resolve(const NotifyChange& change, std::vector<Invalidation>* out);
-  void release_session_locked();
+  // REQUIRES: the rename resource held (names stable while resolving).
+  void resolve(const NotifyChange& change, std::vector<Invalidation>* out) REQUIRES_SHARED(resource_);
+  void release_session_locked() REQUIRES(mutex_);
+  bool idle_locked() const REQUIRES(mutex_);
 
   Resource& resource_;
   NodeTable& nodes_;
   session::NotificationQueue& out_;
-  const bool debug_;
 
-  mutable std::mutex mutex_;
+  mutable Mutex mutex_;
   std::condition_variable work_cv_;  // work_ or stopping_ changed
   std::condition_variable idle_cv_;  // a queue drained
-  uint32_t sessions_ = 0;       // begins minus processed ends; guarded by mutex_
-  uint32_t open_ = 0;           // begins minus ends called; guarded by mutex_
+  uint32_t sessions_ GUARDED_BY(mutex_) = 0;  // begins minus processed ends
+  uint32_t open_ GUARDED_BY(mutex_) = 0;      // begins minus ends called
   // Batches wait here; post() blocks while it is full (the worker never
   // waits for anything a poster holds, so this cannot deadlock).
   static constexpr size_t kMaxQueuedBatches = 1024;
-  std::deque<WorkItem> work_;   // guarded by mutex_
-  bool busy_worker_ = false;    // guarded by mutex_
-  bool stopping_ = false;       // guarded by mutex_
+  std::deque<WorkItem> work_ GUARDED_BY(mutex_);
+  bool busy_worker_ GUARDED_BY(mutex_) = false;
+  bool stopping_ GUARDED_BY(mutex_) = false;
   std::thread worker_thread_;
 };
 

@@ -46,9 +46,10 @@ struct Volume::Op {
 
   // Resolves the request's node to a path into `path`; false when it has no
   // name. REQUIRES: the rename resource held.
-  bool resolve(Node* node);
+  bool resolve(Node* node) REQUIRES_SHARED(vol.rename_resource_);
   // The path of `name` inside node `parent`. REQUIRES: the rename resource held.
-  Status resolve_child(Node* parent, std::string_view name, std::string* out);
+  Status resolve_child(Node* parent, std::string_view name, std::string* out)
+      REQUIRES_SHARED(vol.rename_resource_);
   // The open context behind a kernel file handle.
   static OpenFile* handle(uint64_t fh) { return reinterpret_cast<OpenFile*>(fh); }
   // The file system's context for handle `fh` of `node`. Handle 0 (no_open:
@@ -58,7 +59,7 @@ struct Volume::Op {
   // With no_open, opens `node` (a regular file at `path`) for the volume
   // before its last name goes, as the kernel may still have it open.
   // REQUIRES: the rename resource held.
-  void keep_open(Node* node, const std::string& path);
+  void keep_open(Node* node, const std::string& path) REQUIRES_SHARED(vol.rename_resource_);
 };
 
 // Encodes directory entries (fuse_dirent, or fuse_direntplus) into a buffer.

@@ -80,19 +80,19 @@ class ListPending final : public PendingBase<PendingList> {
     writer_.used = so_far.used;
   }
   bool add(std::string_view name, const FileInfo& info, uint64_t next) override {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     return writer_.add(name, info, next + 2);  // past "." and ".."
   }
   void complete(Status status) override {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (!status && writer_.used == 0) deferred_->error(status.err());
     else deferred_->ok(buffer_.data(), writer_.used);
   }
 
  private:
-  std::mutex mutex_;
+  Mutex mutex_;
   std::vector<char> buffer_;
-  DirentWriter writer_;  // guarded by mutex_
+  DirentWriter writer_ GUARDED_BY(mutex_);
 };
 
 Volume::Op* pending_op(const Caller& caller, uint32_t opcode) {

@@ -423,6 +423,18 @@ bool Resource::is_owned_by(OwnerToken token) const {
   return false;
 }
 
+void Resource::assert_held_exclusive() const {
+#ifndef NDEBUG
+  if (exclusive_owner_.load(std::memory_order_relaxed) != t_record.token()) die("not held exclusive by this thread");
+#endif
+}
+
+void Resource::assert_held_shared() const {
+#ifndef NDEBUG
+  if (!is_owned_by(t_record.token())) die("not held by this thread");
+#endif
+}
+
 Resource::Snapshot Resource::snapshot() const {
   const std::uint64_t s = state_.load(std::memory_order_relaxed);
   Snapshot snap{(s & kExclusive) != 0,

@@ -22,6 +22,11 @@
 //
 // Like any lock, a Resource may be destroyed only when no thread is inside one
 // of its calls and nobody holds it.
+//
+// Thread-safety annotations: a Resource is a clang capability; the analysis
+// sees what the calling thread acquires and releases. Acquisitions handed to
+// a token (set_owner) leave the thread as far as it can tell, and
+// release(token) is invisible to it.
 #pragma once
 
 #include <atomic>
@@ -33,6 +38,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "util/thread_annotations.h"
 
 namespace linfsp {
 
@@ -46,41 +53,51 @@ using OwnerToken = std::uintptr_t;
 // A token unique to the calling thread among live threads (never 0).
 OwnerToken this_thread_owner();
 
-class Resource {
+class CAPABILITY("resource") Resource {
  public:
   Resource();
   ~Resource();
   Resource(const Resource&) = delete;
   Resource& operator=(const Resource&) = delete;
 
-  void acquire_shared() { acquire(Mode::kShared, Wait::kForever, {}); }
-  void acquire_exclusive() { acquire(Mode::kExclusive, Wait::kForever, {}); }
-  void acquire_shared_starve_exclusive() { acquire(Mode::kStarve, Wait::kForever, {}); }
+  void acquire_shared() ACQUIRE_SHARED() { acquire(Mode::kShared, Wait::kForever, {}); }
+  void acquire_exclusive() ACQUIRE() { acquire(Mode::kExclusive, Wait::kForever, {}); }
+  void acquire_shared_starve_exclusive() ACQUIRE_SHARED() { acquire(Mode::kStarve, Wait::kForever, {}); }
 
-  bool try_acquire_shared() { return acquire(Mode::kShared, Wait::kNo, {}); }
-  bool try_acquire_exclusive() { return acquire(Mode::kExclusive, Wait::kNo, {}); }
-  bool try_acquire_shared_starve_exclusive() { return acquire(Mode::kStarve, Wait::kNo, {}); }
+  bool try_acquire_shared() TRY_ACQUIRE_SHARED(true) { return acquire(Mode::kShared, Wait::kNo, {}); }
+  bool try_acquire_exclusive() TRY_ACQUIRE(true) { return acquire(Mode::kExclusive, Wait::kNo, {}); }
+  bool try_acquire_shared_starve_exclusive() TRY_ACQUIRE_SHARED(true) {
+    return acquire(Mode::kStarve, Wait::kNo, {});
+  }
 
   // Give up after `timeout`; a zero or negative timeout is a plain try.
-  bool try_acquire_shared_for(std::chrono::nanoseconds timeout) {
+  bool try_acquire_shared_for(std::chrono::nanoseconds timeout) TRY_ACQUIRE_SHARED(true) {
     return acquire(Mode::kShared, Wait::kFor, timeout);
   }
-  bool try_acquire_exclusive_for(std::chrono::nanoseconds timeout) {
+  bool try_acquire_exclusive_for(std::chrono::nanoseconds timeout) TRY_ACQUIRE(true) {
     return acquire(Mode::kExclusive, Wait::kFor, timeout);
   }
-  bool try_acquire_shared_starve_exclusive_for(std::chrono::nanoseconds timeout) {
+  bool try_acquire_shared_starve_exclusive_for(std::chrono::nanoseconds timeout) TRY_ACQUIRE_SHARED(true) {
     return acquire(Mode::kStarve, Wait::kFor, timeout);
   }
+
+  // Tells the analysis that the calling thread holds the resource (exclusive
+  // / at least shared), where it cannot see the acquisition (a guard inside
+  // std::optional). Debug builds check it.
+  void assert_held_exclusive() const ASSERT_CAPABILITY(this);
+  void assert_held_shared() const ASSERT_SHARED_CAPABILITY(this);
 
   // Hands one acquisition held by the calling thread to `token`. An exclusive
   // acquisition moves whole (with its recursion count): an exclusive resource
   // has one owner, so `token` then releases it as often as it was acquired.
-  void set_owner(OwnerToken token);
+  // For the analysis the calling thread releases it.
+  void set_owner(OwnerToken token) RELEASE_GENERIC();
 
   // Releases one acquisition of the calling thread.
-  void release();
+  void release() RELEASE_GENERIC();
   // Releases one acquisition held by `token`. A thread's own shared
-  // acquisitions are released by that thread (or handed over first).
+  // acquisitions are released by that thread (or handed over first). Not
+  // annotated: a token's acquisitions are not the calling thread's.
   void release(OwnerToken token);
 
   // Shared or exclusive. Exact for the calling thread and for set_owner
@@ -159,20 +176,31 @@ class Resource {
 
 // RAII guards, move-only. A guard that owns() nothing (moved from, released,
 // or handed to a token) does nothing when destroyed.
+//
+// For the analysis a guard is a scoped capability: the constructor acquires
+// (shared or exclusive, by M), release() and set_owner() end it early. The
+// analysis cannot follow a guard through std::optional (try_acquire, or
+// emplace): after such an acquisition, say what is held with
+// Resource::assert_held_exclusive() / assert_held_shared().
 enum class ResourceMode { kShared, kExclusive, kSharedStarveExclusive };
 
 template <ResourceMode M>
-class ResourceGuard {
+class SCOPED_CAPABILITY ResourceGuard {
  public:
-  explicit ResourceGuard(Resource& r) : r_(&r) {
+  explicit ResourceGuard(Resource& r) requires(M == ResourceMode::kExclusive) ACQUIRE(r) : r_(&r) {
+    r.acquire_exclusive();
+  }
+  explicit ResourceGuard(Resource& r) requires(M != ResourceMode::kExclusive) ACQUIRE_SHARED(r) : r_(&r) {
     if constexpr (M == ResourceMode::kShared) r.acquire_shared();
-    if constexpr (M == ResourceMode::kExclusive) r.acquire_exclusive();
     if constexpr (M == ResourceMode::kSharedStarveExclusive) r.acquire_shared_starve_exclusive();
   }
   static std::optional<ResourceGuard> try_acquire(Resource& r) {
     return try_acquire_for(r, std::chrono::nanoseconds::zero());
   }
-  static std::optional<ResourceGuard> try_acquire_for(Resource& r, std::chrono::nanoseconds timeout) {
+  // Not analysed: the acquisition moves into the returned guard, which the
+  // analysis cannot see inside std::optional.
+  static std::optional<ResourceGuard> try_acquire_for(Resource& r, std::chrono::nanoseconds timeout)
+      NO_THREAD_SAFETY_ANALYSIS {
     bool got = false;
     if constexpr (M == ResourceMode::kShared) got = r.try_acquire_shared_for(timeout);
     if constexpr (M == ResourceMode::kExclusive) got = r.try_acquire_exclusive_for(timeout);
@@ -184,22 +212,23 @@ class ResourceGuard {
   }
 
   ResourceGuard(ResourceGuard&& other) noexcept : r_(std::exchange(other.r_, nullptr)) {}
-  ResourceGuard& operator=(ResourceGuard&& other) noexcept {
+  // Not analysed: the analysis does not follow an acquisition between guards.
+  ResourceGuard& operator=(ResourceGuard&& other) noexcept NO_THREAD_SAFETY_ANALYSIS {
     if (this != &other) {
       release();
       r_ = std::exchange(other.r_, nullptr);
     }
     return *this;
   }
-  ~ResourceGuard() { release(); }
+  ~ResourceGuard() RELEASE() { release(); }
 
   bool owns() const { return r_ != nullptr; }
   // Releases early.
-  void release() {
+  void release() RELEASE() {
     if (r_ != nullptr) std::exchange(r_, nullptr)->release();
   }
   // Hands the acquisition to `token`; whoever holds the token releases it.
-  void set_owner(OwnerToken token) {
+  void set_owner(OwnerToken token) RELEASE() {
     if (r_ != nullptr) std::exchange(r_, nullptr)->set_owner(token);
   }
 

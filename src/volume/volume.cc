@@ -82,7 +82,7 @@ Status Volume::open_root(session::NotificationQueue& notifications) {
   nodes_ = std::make_unique<NodeTable>(info.ino);
   nodes_->set_context_closer([this](void* context) { fs_.close(context); });
   nodes_->set_keep_named(options_.export_support);
-  notify_ = std::make_unique<NotifyEngine>(rename_resource_, *nodes_, notifications, options_.debug);
+  notify_ = std::make_unique<NotifyEngine>(rename_resource_, *nodes_, notifications);
   return Status::ok();
 }
 
@@ -102,7 +102,7 @@ std::string Volume::check_consistency() {
 }
 
 void Volume::close_all() {
-  std::lock_guard lock(open_mutex_);
+  MutexLock lock(open_mutex_);
   for (OpenFile* f : open_files_) {
     if (f->directory) fs_.close_directory(f->context);
     else fs_.close(f->context);

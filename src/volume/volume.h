@@ -11,6 +11,7 @@
 #include "kernel/channel.h"
 #include "session/session.h"
 #include "linfsp/filesystem.h"
+#include "util/mutex.h"
 #include "volume/node_table.h"
 #include "volume/notify.h"
 #include "volume/resource.h"
@@ -58,7 +59,7 @@ class Volume final : public session::Client {
   void dispatch(session::Request& request) override;
 
   NodeTable& nodes() { return *nodes_; }
-  Resource& rename_resource() { return rename_resource_; }
+  Resource& rename_resource() RETURN_CAPABILITY(rename_resource_) { return rename_resource_; }
   NotifyEngine& notify() { return *notify_; }
   FileSystemBase& fs() { return fs_; }
 
@@ -74,9 +75,9 @@ class Volume final : public session::Client {
   // calls the file system; exclusive by rename. See DESIGN.md.
   Resource rename_resource_;
   std::unique_ptr<NotifyEngine> notify_;  // after open_root()
-  // Open handles, for close_all(). Guarded by open_mutex_.
-  std::mutex open_mutex_;
-  std::unordered_set<OpenFile*> open_files_;
+  // Open handles, for close_all().
+  Mutex open_mutex_;
+  std::unordered_set<OpenFile*> open_files_ GUARDED_BY(open_mutex_);
 };
 
 }  // namespace linfsp
