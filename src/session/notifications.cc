@@ -11,7 +11,7 @@ void NotificationQueue::start(kernel::Transport& transport) {
 
 void NotificationQueue::stop() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -29,7 +29,7 @@ std::string NotificationQueue::key(const Notification& n) {
 
 Status NotificationQueue::post(Notification n) {
   std::string k = key(n);
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (stopping_) return Status::error(ESHUTDOWN, "the mount is going away");
   if (!k.empty() && !keys_.insert(std::move(k)).second) return Status::ok();  // already queued
   queue_.push_back(std::move(n));
@@ -38,12 +38,16 @@ Status NotificationQueue::post(Notification n) {
 }
 
 bool NotificationQueue::drain(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mutex_);
-  return idle_cv_.wait_for(lock, timeout, [this] { return stopping_ || (queue_.empty() && !busy_); });
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  MutexLock lock(mutex_);
+  while (!stopping_ && (!queue_.empty() || busy_)) {
+    if (lock.wait_until(idle_cv_, deadline) == std::cv_status::timeout) return stopping_ || (queue_.empty() && !busy_);
+  }
+  return true;
 }
 
 size_t NotificationQueue::queued() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return queue_.size();
 }
 
@@ -51,8 +55,8 @@ void NotificationQueue::run() {
   for (;;) {
     Notification n;
     {
-      std::unique_lock lock(mutex_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      MutexLock lock(mutex_);
+      while (!stopping_ && queue_.empty()) lock.wait(cv_);
       if (stopping_) return;
       n = std::move(queue_.front());
       queue_.pop_front();
@@ -60,7 +64,7 @@ void NotificationQueue::run() {
       busy_ = true;
     }
     write(n);  // no lock of ours held: the kernel may block this write
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     busy_ = false;
     idle_cv_.notify_all();
   }

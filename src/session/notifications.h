@@ -14,6 +14,8 @@
 #include <unordered_set>
 
 #include "kernel/channel.h"
+#include "util/mutex.h"
+#include "util/thread_annotations.h"
 
 namespace linfsp::session {
 
@@ -55,15 +57,15 @@ class NotificationQueue {
 
   const bool debug_;
   kernel::Transport* transport_ = nullptr;
-  mutable std::mutex mutex_;
+  mutable Mutex mutex_;
   std::condition_variable cv_;       // queue_ or stopping_ changed
   std::condition_variable idle_cv_;  // the queue drained
   // Unbounded: the writer may wait for a kernel RENAME that waits for a
   // notify session, and posters must not wait behind it.
-  std::deque<Notification> queue_;       // guarded by mutex_
-  std::unordered_set<std::string> keys_;  // coalescing keys of queue_; guarded by mutex_
-  bool busy_ = false;                     // guarded by mutex_
-  bool stopping_ = false;                 // guarded by mutex_
+  std::deque<Notification> queue_ GUARDED_BY(mutex_);
+  std::unordered_set<std::string> keys_ GUARDED_BY(mutex_);  // coalescing keys of queue_
+  bool busy_ GUARDED_BY(mutex_) = false;
+  bool stopping_ GUARDED_BY(mutex_) = false;
   std::thread thread_;
 };
 
