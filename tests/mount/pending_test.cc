@@ -135,7 +135,13 @@ class EmbeddedPendingFs : private PendingFsHolder, public EmbeddedHost {
 
 // Reads one block with O_DIRECT (so every read is its own request); exits 0
 // when the data is right.
+// A forked child first drops what it inherited: were the test process to die,
+// a child holding its io_uring rings (or /dev/fuse) would keep them from
+// being torn down, and would wait for ever for a request only they can end.
+void drop_inherited_fds() { close_range(3, ~0U, 0); }
+
 [[noreturn]] void read_block_and_exit(const std::string& path, uint64_t offset) {
+  drop_inherited_fds();
   int fd = open(path.c_str(), O_RDONLY | O_DIRECT);
   void* buf = nullptr;
   if (fd < 0 || posix_memalign(&buf, kBlock, kBlock) != 0) _exit(2);
@@ -222,6 +228,7 @@ TEST_P(Pending, SixtyFourPendingReadsLeaveTwoRequestThreadsFree) {
   int status = -1;
   pid_t other = fork();
   if (other == 0) {
+    drop_inherited_fds();
     struct stat st;
     if (stat(m.path("fast").c_str(), &st) != 0 || st.st_size != 1 << 20) _exit(5);
     read_block_and_exit(m.path("fast"), 3 * kBlock);
@@ -244,6 +251,7 @@ TEST_P(Pending, InterruptedPendingRequestEndsWithEintr) {
   expect_transport(m);
   pid_t child = fork();
   if (child == 0) {
+    drop_inherited_fds();
     struct sigaction sa {};
     sa.sa_handler = [](int) {};
     sigaction(SIGUSR1, &sa, nullptr);  // no SA_RESTART: the write must end
@@ -335,6 +343,7 @@ TEST_P(Pending, OverIoUringNoRequestThreadWaitsForAPendingReply) {
   int status = -1;
   pid_t other = fork();
   if (other == 0) {
+    drop_inherited_fds();
     struct stat st;
     if (stat(m.path("fast").c_str(), &st) != 0 || st.st_size != 1 << 20) _exit(5);
     read_block_and_exit(m.path("fast"), 3 * kBlock);
