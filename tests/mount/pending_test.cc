@@ -2,22 +2,28 @@
 // that answers reads and writes later, from another thread. With two request
 // threads and 64 reads pending, other requests are still answered; an
 // interrupted pending request ends with EINTR; an unmount ends what is still
-// pending and the file system exits 0.
+// pending and the file system exits 0. Each over /dev/fuse and over
+// FUSE-over-io_uring (where a pending request parks its ring entry); and over
+// io_uring, no request thread waits while requests pend.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "embedded_host.h"
 #include "mount_guard.h"
+#include "uring_param.h"
 
 namespace linfsp::testing {
 namespace {
@@ -102,7 +108,7 @@ struct PendingFsHolder {
 };
 class EmbeddedPendingFs : private PendingFsHolder, public EmbeddedHost {
  public:
-  EmbeddedPendingFs() : EmbeddedHost(PendingFsHolder::fs, options(), "pending") {}
+  explicit EmbeddedPendingFs(bool uring) : EmbeddedHost(PendingFsHolder::fs, options(uring), "pending") {}
   PendingFs& fs() { return PendingFsHolder::fs; }
 
   // Waits until `cond` holds; a hang otherwise.
@@ -116,17 +122,26 @@ class EmbeddedPendingFs : private PendingFsHolder, public EmbeddedHost {
   }
 
  private:
-  static HostOptions options() {
+  // Two request threads. Over io_uring that means two per queue (one queue
+  // per possible CPU), the fewest the transport runs.
+  static HostOptions options(bool uring) {
     HostOptions o;
     o.threads = 2;
     o.keep_cache = false;
+    o.uring = uring;
     return o;
   }
 };
 
 // Reads one block with O_DIRECT (so every read is its own request); exits 0
 // when the data is right.
+// A forked child first drops what it inherited: were the test process to die,
+// a child holding its io_uring rings (or /dev/fuse) would keep them from
+// being torn down, and would wait for ever for a request only they can end.
+void drop_inherited_fds() { close_range(3, ~0U, 0); }
+
 [[noreturn]] void read_block_and_exit(const std::string& path, uint64_t offset) {
+  drop_inherited_fds();
   int fd = open(path.c_str(), O_RDONLY | O_DIRECT);
   void* buf = nullptr;
   if (fd < 0 || posix_memalign(&buf, kBlock, kBlock) != 0) _exit(2);
@@ -140,9 +155,66 @@ class EmbeddedPendingFs : private PendingFsHolder, public EmbeddedHost {
 
 bool exited(pid_t pid, int* status) { return waitpid(pid, status, WNOHANG) == pid; }
 
-TEST(Pending, SixtyFourPendingReadsLeaveTwoRequestThreadsFree) {
-  EmbeddedPendingFs m;
+// The request threads of this process's io_uring transport, and the system
+// call each is in: "426 ..." while it waits in io_uring_enter() for the
+// kernel, "202 ..." in a futex (waiting for an answer inline), "running".
+std::vector<std::string> uring_thread_syscalls() {
+  std::vector<std::string> out;
+  DIR* d = opendir("/proc/self/task");
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::string task = std::string("/proc/self/task/") + e->d_name;
+    std::ifstream comm(task + "/comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name.rfind("linfsp-uring", 0) != 0) continue;
+    std::ifstream sc(task + "/syscall");
+    std::string line;
+    std::getline(sc, line);
+    out.push_back(line);
+  }
+  closedir(d);
+  return out;
+}
+
+bool all_in_io_uring_enter(const std::vector<std::string>& syscalls) {
+  if (syscalls.empty()) return false;
+  for (const auto& s : syscalls) {
+    if (s.rfind("426 ", 0) != 0) return false;  // io_uring_enter on x86-64
+  }
+  return true;
+}
+
+enum class Transport { kDevFuse, kUring };
+
+class Pending : public ::testing::TestWithParam<Transport> {
+ protected:
+  static void TearDownTestSuite() { switch_.restore(); }
+  void SetUp() override {
+    if (uring()) {
+      if (std::string why = switch_.enable(); !why.empty()) GTEST_SKIP() << why;
+    }
+  }
+  bool uring() const { return GetParam() == Transport::kUring; }
+  // The mount runs over the transport it was asked for (no silent fallback).
+  void expect_transport(EmbeddedPendingFs& m) {
+    bool on_rings = !uring_thread_syscalls().empty();
+    EXPECT_EQ(on_rings, uring()) << m.host().protocol_description();
+  }
+
+  static UringSwitch switch_;
+};
+UringSwitch Pending::switch_;
+
+std::string transport_name(const ::testing::TestParamInfo<Transport>& info) {
+  return info.param == Transport::kUring ? "Uring" : "DevFuse";
+}
+
+TEST_P(Pending, SixtyFourPendingReadsLeaveTwoRequestThreadsFree) {
+  EmbeddedPendingFs m(uring());
   ASSERT_TRUE(m.status()) << m.status().message();
+  expect_transport(m);
   std::vector<pid_t> readers;
   for (int i = 0; i < 64; ++i) {
     pid_t pid = fork();
@@ -156,6 +228,7 @@ TEST(Pending, SixtyFourPendingReadsLeaveTwoRequestThreadsFree) {
   int status = -1;
   pid_t other = fork();
   if (other == 0) {
+    drop_inherited_fds();
     struct stat st;
     if (stat(m.path("fast").c_str(), &st) != 0 || st.st_size != 1 << 20) _exit(5);
     read_block_and_exit(m.path("fast"), 3 * kBlock);
@@ -172,11 +245,13 @@ TEST(Pending, SixtyFourPendingReadsLeaveTwoRequestThreadsFree) {
   }
 }
 
-TEST(Pending, InterruptedPendingRequestEndsWithEintr) {
-  EmbeddedPendingFs m;
+TEST_P(Pending, InterruptedPendingRequestEndsWithEintr) {
+  EmbeddedPendingFs m(uring());
   ASSERT_TRUE(m.status()) << m.status().message();
+  expect_transport(m);
   pid_t child = fork();
   if (child == 0) {
+    drop_inherited_fds();
     struct sigaction sa {};
     sa.sa_handler = [](int) {};
     sigaction(SIGUSR1, &sa, nullptr);  // no SA_RESTART: the write must end
@@ -191,8 +266,10 @@ TEST(Pending, InterruptedPendingRequestEndsWithEintr) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the pending write did not end with EINTR";
 }
 
-TEST(Pending, UnmountEndsPendingRequestsAndMemfsExitsZero) {
-  auto fs = MountedMemfs::start({"--slow-io", "600000", "-t", "2"});
+TEST_P(Pending, UnmountEndsPendingRequestsAndMemfsExitsZero) {
+  std::vector<std::string> args = {"--slow-io", "600000", "-t", "2"};
+  if (uring()) args.insert(args.begin(), "--uring");
+  auto fs = MountedMemfs::start(args);
   ASSERT_TRUE(fs);
   int fd = open(fs->path("f").c_str(), O_CREAT | O_RDWR, 0644);
   ASSERT_GE(fd, 0);
@@ -218,6 +295,77 @@ TEST(Pending, UnmountEndsPendingRequestsAndMemfsExitsZero) {
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "a pending read did not end with an error";
   }
 }
+
+
+// Over io_uring a pending request parks its ring entry and its thread goes
+// on with another: with 64 reads pending, every ring thread waits in
+// io_uring_enter() for the kernel, none for an answer, and a stat and a read
+// are answered. (Were the transport to refuse detach(), each thread would
+// wait inline for its read's answer: the few ring threads would all be
+// taken and fewer than 64 reads would ever reach the file system.)
+TEST_P(Pending, OverIoUringNoRequestThreadWaitsForAPendingReply) {
+  if (!uring()) GTEST_SKIP() << "over /dev/fuse a thread never waits either: its reply needs no ring entry";
+  EmbeddedPendingFs m(true);
+  ASSERT_TRUE(m.status()) << m.status().message();
+  ASSERT_FALSE(uring_thread_syscalls().empty()) << "not served over io_uring: " << m.host().protocol_description();
+  std::vector<pid_t> readers;
+  for (int i = 0; i < 64; ++i) {
+    pid_t pid = fork();
+    if (pid == 0) read_block_and_exit(m.path("slow"), i * kBlock);
+    readers.push_back(pid);
+  }
+  auto reap = [&] {
+    int status;
+    for (pid_t pid : readers) kill(pid, SIGKILL), waitpid(pid, &status, 0);
+  };
+  // Soft deadlines: a failure ends the test, not the process.
+  auto eventually = [](auto cond) {
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!cond()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(1ms);
+    }
+    return true;
+  };
+  if (!eventually([&] { return m.fs().pending_reads() == 64; })) {
+    ADD_FAILURE() << "only " << m.fs().pending_reads() << " of 64 reads reached the file system: "
+                  << uring_thread_syscalls().size() << " ring threads, waiting for answers";
+    m.abort_connection();
+    reap();
+    return;
+  }
+  std::vector<std::string> syscalls;
+  bool idle = eventually([&] { return all_in_io_uring_enter(syscalls = uring_thread_syscalls()); });
+  std::string states;
+  for (const auto& s : syscalls) states += "\n  " + s.substr(0, s.find(' '));
+  EXPECT_TRUE(idle) << "a ring thread is not waiting for the kernel while 64 reads pend:" << states;
+
+  int status = -1;
+  pid_t other = fork();
+  if (other == 0) {
+    drop_inherited_fds();
+    struct stat st;
+    if (stat(m.path("fast").c_str(), &st) != 0 || st.st_size != 1 << 20) _exit(5);
+    read_block_and_exit(m.path("fast"), 3 * kBlock);
+  }
+  if (!eventually([&] { return exited(other, &status); })) {
+    ADD_FAILURE() << "a stat and a read beside 64 pending reads were not answered";
+    m.abort_connection();
+    waitpid(other, &status, 0);
+    reap();
+    return;
+  }
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  EXPECT_EQ(m.fs().pending_reads(), 64u);
+  m.fs().release();
+  for (pid_t pid : readers) {
+    m.wait_until("a released read to end", [&] { return exited(pid, &status); });
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "reader status " << status;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, Pending, ::testing::Values(Transport::kDevFuse, Transport::kUring),
+                         transport_name);
 
 }  // namespace
 }  // namespace linfsp::testing

@@ -25,30 +25,14 @@
 #include <vector>
 
 #include "mount_guard.h"
+#include "uring_param.h"
 
 namespace linfsp::testing {
 namespace {
 
-const char kParam[] = "/sys/module/fuse/parameters/enable_uring";
-
-std::string read_param() {
-  std::ifstream in(kParam);
-  std::string v;
-  in >> v;
-  return v;
-}
-
-bool write_param(const char* value) {
-  std::ofstream out(kParam);
-  out << value;
-  out.flush();
-  return static_cast<bool>(out);
-}
-
-bool param_on() {
-  std::string v = read_param();
-  return v == "Y" || v == "1";
-}
+const char* const kParam = kUringParam;
+bool write_param(const char* value) { return write_uring_param(value); }
+bool param_on() { return uring_param_on(); }
 
 // Threads of `pid` whose name starts with `prefix`, and the context switches
 // they made so far. A ring thread and the requester it serves share a CPU, so
@@ -107,24 +91,8 @@ void pin_to_cpu(int cpu) {
 
 class Uring : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    if (access(kParam, F_OK) != 0) {
-      skip_reason_ = std::string("no FUSE-over-io_uring in this kernel (") + kParam + " is absent)";
-      return;
-    }
-    if (!param_on()) {
-      if (!write_param("1") || !param_on()) {
-        skip_reason_ =
-            std::string("FUSE-over-io_uring is off and ") + kParam + " is not writable (run as root)";
-        return;
-      }
-      restore_param_ = true;
-    }
-  }
-  static void TearDownTestSuite() {
-    if (restore_param_) write_param("0");
-    restore_param_ = false;
-  }
+  static void SetUpTestSuite() { skip_reason_ = switch_.enable(); }
+  static void TearDownTestSuite() { switch_.restore(); }
   void SetUp() override {
     if (!skip_reason_.empty()) GTEST_SKIP() << skip_reason_;
   }
@@ -137,10 +105,10 @@ class Uring : public ::testing::Test {
   }
 
   static std::string skip_reason_;
-  static bool restore_param_;
+  static UringSwitch switch_;
 };
 std::string Uring::skip_reason_;
-bool Uring::restore_param_ = false;
+UringSwitch Uring::switch_;
 
 TEST_F(Uring, NegotiatesOverIoUringAndServesOnTheRings) {
   auto fs = mount({"-d", "--attr-timeout", "0"});
