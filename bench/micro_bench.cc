@@ -77,7 +77,7 @@ class NullSink final : public kernel::ReplySink {
 
 class StatFs final : public FileSystemBase {
  public:
-  Status get_file_info(const std::string&, void*, FileInfo* info) override {
+  Status get_file_info(const Caller&, const std::string&, void*, FileInfo* info) override {
     info->ino = 1;
     info->mode = S_IFDIR | 0755;
     return Status::ok();

@@ -126,6 +126,26 @@ std::shared_ptr<PendingRead> pend_read(const Caller& caller);
 std::shared_ptr<PendingWrite> pend_write(const Caller& caller);
 std::shared_ptr<PendingList> pend_list(const Caller& caller);
 
+// How the kernel treats one open file or directory. The volume fills in its
+// defaults (from the host options) before open, create, create_unnamed and
+// open_directory; the file system may change them for this open.
+struct OpenFlags {
+  bool direct_io = false;      // reads and writes bypass the page cache
+  bool keep_cache = true;      // keep data cached by earlier opens
+  bool nonseekable = false;    // a stream: lseek fails with ESPIPE
+  bool cache_listing = false;  // directories: the kernel may cache the listing
+};
+
+// Paths and open contexts. `path` is absolute from the volume root ("/",
+// "/a/b"). Where an operation takes both a `path` and a `file`:
+// - file != null: the kernel named an open file (its handle, or the volume's
+//   own context of the node); `path` is its current name, or EMPTY when it
+//   has none (unlinked while open, or made by create_unnamed). Use `file`.
+// - file == null: `path` names the file; it is never empty.
+// Operations that take only a `file` (read, write, flush, fsync, fallocate,
+// seek, copy_range, read_directory) get an open context of theirs, never
+// null. The volume's own calls (reading the root at mount, consistency
+// checks) come with a Caller whose pid is 0.
 class FileSystemBase {
  public:
   virtual ~FileSystemBase() = default;
@@ -135,46 +155,57 @@ class FileSystemBase {
   virtual void mounted(Notifier& notifier);
   virtual void unmounting();
 
-  virtual Status get_volume_info(VolumeInfo* info);
+  virtual Status get_volume_info(const Caller& caller, VolumeInfo* info);
 
-  // Attributes by path, or by `file` (an open context, non-null when the
-  // kernel names an open file; the only handle to an unlinked-but-open file).
-  virtual Status get_file_info(const std::string& path, void* file, FileInfo* info);
+  // Attributes by path, or by `file` (see above).
+  virtual Status get_file_info(const Caller& caller, const std::string& path, void* file, FileInfo* info);
   virtual Status set_file_info(const Caller& caller, const std::string& path, void* file,
                                const SetAttr& attr, FileInfo* info);
+  // access(2), sent only without -o default_permissions. The default checks
+  // the mode bits that get_file_info reports against the caller's uid, gid
+  // and supplementary groups (root: all but execute of a file nobody may
+  // execute); a file system with ACLs or its own rules overrides it.
+  virtual Status access(const Caller& caller, const std::string& path, void* file, int mask);
 
   // Files. `flags` are the open(2) flags. create() makes a regular file that
   // does not exist yet (O_EXCL semantics are the volume's business).
   virtual Status create(const Caller& caller, const std::string& path, mode_t mode, int flags,
-                        void** file, FileInfo* info);
+                        void** file, FileInfo* info, OpenFlags* open_flags);
   virtual Status open(const Caller& caller, const std::string& path, int flags, void** file,
-                      FileInfo* info);
+                      FileInfo* info, OpenFlags* open_flags);
   // O_TMPFILE: a regular file without a name (nlink 0) in directory `dir`,
   // open as `file`; link() may name it later. ENOSYS (the default) makes
   // the kernel answer EOPNOTSUPP.
   virtual Status create_unnamed(const Caller& caller, const std::string& dir, mode_t mode, int flags,
-                                void** file, FileInfo* info);
-  // The last close of an open context; `file` is never used again.
+                                void** file, FileInfo* info, OpenFlags* open_flags);
+  // The last close of an open context; `file` is never used again. No
+  // caller: it may come from the kernel forgetting a file.
   virtual void close(void* file);
-  virtual Status flush(void* file);
+  virtual Status flush(const Caller& caller, void* file);
+  // May pend (pend_read, pend_write).
   virtual Result<size_t> read(const Caller& caller, void* file, void* buffer, uint64_t offset,
                               size_t size);
   virtual Result<size_t> write(const Caller& caller, void* file, const void* buffer, uint64_t offset,
                                size_t size, FileInfo* info);
-  virtual Status fsync(void* file, bool datasync);
-  virtual Status fallocate(void* file, int mode, uint64_t offset, uint64_t length, FileInfo* info);
+  virtual Status fsync(const Caller& caller, void* file, bool datasync);
+  virtual Status fallocate(const Caller& caller, void* file, int mode, uint64_t offset, uint64_t length,
+                           FileInfo* info);
   // SEEK_DATA / SEEK_HOLE.
-  virtual Result<uint64_t> seek(void* file, uint64_t offset, int whence);
-  virtual Result<size_t> copy_range(void* file_in, uint64_t offset_in, void* file_out,
+  virtual Result<uint64_t> seek(const Caller& caller, void* file, uint64_t offset, int whence);
+  virtual Result<size_t> copy_range(const Caller& caller, void* file_in, uint64_t offset_in, void* file_out,
                                     uint64_t offset_out, size_t size, FileInfo* info_out);
 
-  // Directories.
-  virtual Status open_directory(const Caller& caller, const std::string& path, void** dir);
+  // Directories. ENOSYS from open_directory makes the kernel open
+  // directories itself; each listing then opens and closes the directory
+  // around one read_directory.
+  virtual Status open_directory(const Caller& caller, const std::string& path, void** dir,
+                                OpenFlags* open_flags);
   virtual void close_directory(void* dir);
-  // Lists entries after cookie `offset` (0 = from the start), without "." and "..".
+  // Lists entries after cookie `offset` (0 = from the start), without "." and
+  // "..". May pend (pend_list).
   virtual Status read_directory(const Caller& caller, void* dir, uint64_t offset, const DirFiller& filler);
 
-  // Names.
+  // Names. `path` is never empty.
   virtual Status mkdir(const Caller& caller, const std::string& path, mode_t mode, FileInfo* info);
   virtual Status mknod(const Caller& caller, const std::string& path, mode_t mode, dev_t rdev,
                        FileInfo* info);
@@ -184,20 +215,22 @@ class FileSystemBase {
   // when `existing` is empty (a file made by create_unnamed).
   virtual Status link(const Caller& caller, const std::string& existing, void* file,
                       const std::string& path, FileInfo* info);
-  virtual Status read_link(const std::string& path, std::string* target);
+  virtual Status read_link(const Caller& caller, const std::string& path, std::string* target);
   virtual Status unlink(const Caller& caller, const std::string& path);
   virtual Status rmdir(const Caller& caller, const std::string& path);
   // flags: 0, RENAME_NOREPLACE or RENAME_EXCHANGE.
   virtual Status rename(const Caller& caller, const std::string& from, const std::string& to,
                         unsigned flags);
 
-  // Extended attributes. `names` receives NUL-terminated names back to back.
-  virtual Status get_xattr(const std::string& path, void* file, const std::string& name,
+  // Extended attributes, by `path` or `file` (see above). `names` receives
+  // NUL-terminated names back to back.
+  virtual Status get_xattr(const Caller& caller, const std::string& path, void* file, const std::string& name,
                            std::string* value);
-  virtual Status set_xattr(const std::string& path, void* file, const std::string& name,
+  virtual Status set_xattr(const Caller& caller, const std::string& path, void* file, const std::string& name,
                            std::string_view value, int flags);
-  virtual Status list_xattr(const std::string& path, void* file, std::string* names);
-  virtual Status remove_xattr(const std::string& path, void* file, const std::string& name);
+  virtual Status list_xattr(const Caller& caller, const std::string& path, void* file, std::string* names);
+  virtual Status remove_xattr(const Caller& caller, const std::string& path, void* file,
+                              const std::string& name);
 };
 
 }  // namespace linfsp

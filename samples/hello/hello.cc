@@ -1,7 +1,8 @@
 #include "linfsp/host.h"
 
 class HelloFs : public linfsp::FileSystemBase {
-  linfsp::Status get_file_info(const std::string& path, void*, linfsp::FileInfo* info) override {
+  linfsp::Status get_file_info(const linfsp::Caller&, const std::string& path, void*,
+                               linfsp::FileInfo* info) override {
     if (path != "/") return linfsp::Status::error(ENOENT);
     info->ino = 1;
     info->mode = S_IFDIR | 0755;

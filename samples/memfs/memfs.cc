@@ -33,6 +33,7 @@ namespace {
 using linfsp::Caller;
 using linfsp::DirFiller;
 using linfsp::FileInfo;
+using linfsp::OpenFlags;
 using linfsp::Result;
 using linfsp::SetAttr;
 using linfsp::Status;
@@ -121,7 +122,7 @@ class MemFs final : public linfsp::FileSystemBase {
   void mounted(linfsp::Notifier& notifier) override { notifier_ = &notifier; }
   void unmounting() override { notifier_ = nullptr; }
 
-  Status get_volume_info(VolumeInfo* v) override {
+  Status get_volume_info(const Caller&, VolumeInfo* v) override {
     std::shared_lock lock(mu_);
     v->block_size = 4096;
     v->total_bytes = options_.max_size;
@@ -132,7 +133,7 @@ class MemFs final : public linfsp::FileSystemBase {
     return Status::ok();
   }
 
-  Status get_file_info(const std::string& path, void* file, FileInfo* info) override {
+  Status get_file_info(const Caller&, const std::string& path, void* file, FileInfo* info) override {
     std::shared_lock lock(mu_);
     Result<Node*> n = find(path, file);
     if (!n) return n.status();
@@ -170,7 +171,7 @@ class MemFs final : public linfsp::FileSystemBase {
   }
 
   Status create(const Caller& c, const std::string& path, mode_t mode, int flags, void** file,
-                FileInfo* info) override {
+                FileInfo* info, OpenFlags*) override {
     std::unique_lock lock(mu_);
     Result<NodePtr> n = add(c, path, S_IFREG | (mode & 07777));
     if (!n) return n.status();
@@ -180,7 +181,7 @@ class MemFs final : public linfsp::FileSystemBase {
     return Status::ok();
   }
 
-  Status open(const Caller&, const std::string& path, int flags, void** file, FileInfo* info) override {
+  Status open(const Caller&, const std::string& path, int flags, void** file, FileInfo* info, OpenFlags*) override {
     std::unique_lock lock(mu_);
     Result<NodePtr> n = find_ptr(path);
     if (!n) return n.status();
@@ -202,7 +203,7 @@ class MemFs final : public linfsp::FileSystemBase {
 
   // No flush: MEMFS has nothing to write back at close, and answering ENOSYS
   // once stops the kernel from sending FLUSH on every close.
-  Status fsync(void*, bool) override { return Status::ok(); }
+  Status fsync(const Caller&, void*, bool) override { return Status::ok(); }
 
   Result<size_t> read(const Caller& caller, void* file, void* buffer, uint64_t offset,
                       size_t size) override {
@@ -276,7 +277,7 @@ class MemFs final : public linfsp::FileSystemBase {
     return size;
   }
 
-  Status fallocate(void* file, int mode, uint64_t offset, uint64_t length, FileInfo* info) override {
+  Status fallocate(const Caller&, void* file, int mode, uint64_t offset, uint64_t length, FileInfo* info) override {
     std::unique_lock lock(mu_);
     Node& n = *static_cast<Handle*>(file)->node;
     if (!S_ISREG(n.mode)) return err(ENODEV);
@@ -304,7 +305,7 @@ class MemFs final : public linfsp::FileSystemBase {
     return Status::ok();
   }
 
-  Result<uint64_t> seek(void* file, uint64_t offset, int whence) override {
+  Result<uint64_t> seek(const Caller&, void* file, uint64_t offset, int whence) override {
     std::shared_lock lock(mu_);
     Node& n = *static_cast<Handle*>(file)->node;
     if (whence != SEEK_DATA && whence != SEEK_HOLE) return err(EINVAL);
@@ -323,7 +324,7 @@ class MemFs final : public linfsp::FileSystemBase {
     return std::min(pos, n.size);
   }
 
-  Result<size_t> copy_range(void* in, uint64_t off_in, void* out, uint64_t off_out, size_t size,
+  Result<size_t> copy_range(const Caller&, void* in, uint64_t off_in, void* out, uint64_t off_out, size_t size,
                             FileInfo* info) override {
     std::unique_lock lock(mu_);
     Node& src = *static_cast<Handle*>(in)->node;
@@ -348,7 +349,7 @@ class MemFs final : public linfsp::FileSystemBase {
     return size;
   }
 
-  Status open_directory(const Caller&, const std::string& path, void** dir) override {
+  Status open_directory(const Caller&, const std::string& path, void** dir, OpenFlags*) override {
     std::shared_lock lock(mu_);
     Result<NodePtr> n = find_ptr(path);
     if (!n) return n.status();
@@ -412,7 +413,7 @@ class MemFs final : public linfsp::FileSystemBase {
   }
 
   Status create_unnamed(const Caller& c, const std::string& dir, mode_t mode, int, void** file,
-                        FileInfo* info) override {
+                        FileInfo* info, OpenFlags*) override {
     std::unique_lock lock(mu_);
     Result<NodePtr> parent = find_ptr(dir);
     if (!parent) return parent.status();
@@ -440,7 +441,7 @@ class MemFs final : public linfsp::FileSystemBase {
     return Status::ok();
   }
 
-  Status read_link(const std::string& path, std::string* target) override {
+  Status read_link(const Caller&, const std::string& path, std::string* target) override {
     std::shared_lock lock(mu_);
     Result<Node*> n = find(path, nullptr);
     if (!n) return n.status();
@@ -461,7 +462,7 @@ class MemFs final : public linfsp::FileSystemBase {
 
   Status rename(const Caller&, const std::string& from, const std::string& to, unsigned flags) override;
 
-  Status get_xattr(const std::string& path, void* file, const std::string& name, std::string* value) override {
+  Status get_xattr(const Caller&, const std::string& path, void* file, const std::string& name, std::string* value) override {
     std::shared_lock lock(mu_);
     Result<Node*> n = find(path, file);
     if (!n) return n.status();
@@ -471,7 +472,7 @@ class MemFs final : public linfsp::FileSystemBase {
     return Status::ok();
   }
 
-  Status set_xattr(const std::string& path, void* file, const std::string& name, std::string_view value,
+  Status set_xattr(const Caller&, const std::string& path, void* file, const std::string& name, std::string_view value,
                    int flags) override {
     if (!supported_xattr(name)) return err(EOPNOTSUPP);
     std::unique_lock lock(mu_);
@@ -496,7 +497,7 @@ class MemFs final : public linfsp::FileSystemBase {
     return Status::ok();
   }
 
-  Status list_xattr(const std::string& path, void* file, std::string* names) override {
+  Status list_xattr(const Caller&, const std::string& path, void* file, std::string* names) override {
     std::shared_lock lock(mu_);
     Result<Node*> n = find(path, file);
     if (!n) return n.status();
@@ -508,7 +509,7 @@ class MemFs final : public linfsp::FileSystemBase {
     return Status::ok();
   }
 
-  Status remove_xattr(const std::string& path, void* file, const std::string& name) override {
+  Status remove_xattr(const Caller&, const std::string& path, void* file, const std::string& name) override {
     std::unique_lock lock(mu_);
     Result<Node*> n = find(path, file);
     if (!n) return n.status();
@@ -543,9 +544,10 @@ class MemFs final : public linfsp::FileSystemBase {
       void* f = nullptr;
       FileInfo info;
       bool created = false;
-      s = open(root, a, O_WRONLY | O_TRUNC, &f, &info);
+      OpenFlags unused;
+      s = open(root, a, O_WRONLY | O_TRUNC, &f, &info, &unused);
       if (s.err() == ENOENT) {
-        s = create(root, a, 0644, O_WRONLY, &f, &info);
+        s = create(root, a, 0644, O_WRONLY, &f, &info, &unused);
         created = true;
       }
       if (s) {

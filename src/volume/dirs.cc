@@ -35,7 +35,8 @@ class ListedDirectory {
       return;
     }
     temporary_ = OpenFile{node, nullptr, true};
-    status_ = op.fs().open_directory(op.caller, op.path, &temporary_.context);
+    OpenFlags unused;  // the kernel opened it: nothing to shape
+    status_ = op.fs().open_directory(op.caller, op.path, &temporary_.context, &unused);
     if (status_) dir_ = &temporary_;
   }
   ~ListedDirectory() {
@@ -143,16 +144,17 @@ void Handlers::opendir(Volume::Op& op) {
   void* dir = nullptr;
   Node* node = op.node();
   if (node == nullptr) return op.fail(ESTALE);
+  OpenFlags of = default_open_flags(op, true);
   Status s;
   {
     SharedGuard names_stable(op.vol.rename_resource());
     if (!op.resolve(node)) return op.fail(ENOENT);
-    s = op.fs().open_directory(op.caller, op.path, &dir);
+    s = op.fs().open_directory(op.caller, op.path, &dir, &of);
   }
   if (!s) return op.reply_status(s);
   // The kernel may cache listings: it drops them when it changes the
   // directory itself, and notifications drop them for changes it did not make.
-  open_common(op, node, dir, true, op.options().keep_cache ? FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE : 0);
+  open_common(op, node, dir, true, fopen_bits(of));
 }
 
 void Handlers::readdir(Volume::Op& op) { list(op, false); }

@@ -41,9 +41,10 @@ Status open_node_locked(Volume::Op& op, Node* node, const std::string& path)
     REQUIRES_SHARED(op.vol.rename_resource()) REQUIRES(node->open_mutex) {
   if (node->node_context != nullptr) return Status::ok();
   FileInfo info;
-  Status s = op.fs().open(op.caller, path, O_RDWR, &node->node_context, &info);
+  OpenFlags unused;  // the volume's own open: no kernel open to shape
+  Status s = op.fs().open(op.caller, path, O_RDWR, &node->node_context, &info, &unused);
   if (s.err() == EROFS || s.err() == EACCES || s.err() == EPERM) {
-    s = op.fs().open(op.caller, path, O_RDONLY, &node->node_context, &info);  // reads still work
+    s = op.fs().open(op.caller, path, O_RDONLY, &node->node_context, &info, &unused);  // reads still work
   }
   return s;
 }
@@ -108,6 +109,18 @@ std::string without_trusted(const std::string& names) {
 
 }  // namespace
 
+OpenFlags default_open_flags(Volume::Op& op, bool directory) {
+  OpenFlags of;
+  of.keep_cache = op.options().keep_cache;
+  of.cache_listing = directory && op.options().keep_cache;
+  return of;
+}
+
+uint32_t fopen_bits(const OpenFlags& of) {
+  return (of.direct_io ? FOPEN_DIRECT_IO : 0) | (of.keep_cache ? FOPEN_KEEP_CACHE : 0) |
+         (of.nonseekable ? FOPEN_NONSEEKABLE : 0) | (of.cache_listing ? FOPEN_CACHE_DIR : 0);
+}
+
 // The kernel leaves clearing set-user-ID and set-group-ID bits after a write
 // or truncating open to us (which spares a getxattr per write); the file
 // system does it through set_file_info.
@@ -141,7 +154,7 @@ Result<void*> Volume::Op::file(uint64_t fh, Node* node) {
 void Volume::Op::keep_open(Node* node, const std::string& path) {
   if (!vol.options_.no_open || node == nullptr) return;
   FileInfo info;
-  if (!fs().get_file_info(path, nullptr, &info) || !S_ISREG(info.mode)) return;
+  if (!fs().get_file_info(caller, path, nullptr, &info) || !S_ISREG(info.mode)) return;
   MutexLock lock(node->open_mutex);
   open_node_locked(*this, node, path);  // failing to: only reads after the removal would fail
 }
@@ -150,8 +163,8 @@ void Handlers::getattr(Volume::Op& op) {
   const auto& in = op.arg<fuse_getattr_in>();
   FileInfo info;
   Status s = (in.getattr_flags & FUSE_GETATTR_FH) && in.fh != 0
-                 ? op.fs().get_file_info(op.path, context_of(in.fh), &info)
-                 : with_path(op, [&](void* file) { return op.fs().get_file_info(op.path, file, &info); });
+                 ? op.fs().get_file_info(op.caller, op.path, context_of(in.fh), &info)
+                 : with_path(op, [&](void* file) { return op.fs().get_file_info(op.caller, op.path, file, &info); });
   if (!s) return op.reply_status(s);
   op.reply_attr(info);
 }
@@ -221,12 +234,13 @@ void Handlers::open(Volume::Op& op) {
   const auto& in = op.arg<fuse_open_in>();
   void* context = nullptr;
   FileInfo info;
+  OpenFlags of = default_open_flags(op, false);
   Status s = with_path(op, [&](void*) {
-    return op.fs().open(op.caller, op.path, static_cast<int>(in.flags), &context, &info);
+    return op.fs().open(op.caller, op.path, static_cast<int>(in.flags), &context, &info, &of);
   });
   if (!s) return op.reply_status(s);
   if (in.open_flags & FUSE_OPEN_KILL_SUIDGID) kill_suid_sgid(op.fs(), op.caller, op.path, context, &info);
-  open_common(op, op.node(), context, false, op.options().keep_cache ? FOPEN_KEEP_CACHE : 0);
+  open_common(op, op.node(), context, false, fopen_bits(of));
 }
 
 void Handlers::create(Volume::Op& op) {
@@ -238,12 +252,13 @@ void Handlers::create(Volume::Op& op) {
   void* context = nullptr;
   FileInfo info;
   int flags = static_cast<int>(in.flags);
-  Status s = op.fs().create(op.caller, path, (in.mode & 07777) | S_IFREG, flags, &context, &info);
+  OpenFlags of = default_open_flags(op, false);
+  Status s = op.fs().create(op.caller, path, (in.mode & 07777) | S_IFREG, flags, &context, &info, &of);
   if (s.err() == EEXIST && !(flags & O_EXCL)) {
-    s = op.fs().open(op.caller, path, flags & ~O_CREAT, &context, &info);  // lost a race to a creator
+    s = op.fs().open(op.caller, path, flags & ~O_CREAT, &context, &info, &of);  // lost a race to a creator
   }
   if (!s) return op.reply_status(s);
-  reply_created(op, op.vol.nodes().add_lookup(parent, op.name, info.ino), context, info);
+  reply_created(op, op.vol.nodes().add_lookup(parent, op.name, info.ino), context, info, of);
 }
 
 void Handlers::tmpfile(Volume::Op& op) {
@@ -253,13 +268,15 @@ void Handlers::tmpfile(Volume::Op& op) {
   if (!op.resolve(op.node())) return op.fail(ENOENT);
   void* context = nullptr;
   FileInfo info;
+  OpenFlags of = default_open_flags(op, false);
   Status s = op.fs().create_unnamed(op.caller, op.path, (in.mode & 07777) | S_IFREG,
-                                    static_cast<int>(in.flags), &context, &info);
+                                    static_cast<int>(in.flags), &context, &info, &of);
   if (!s) return op.reply_status(s);
-  reply_created(op, op.vol.nodes().add_unnamed(info.ino), context, info);
+  reply_created(op, op.vol.nodes().add_unnamed(info.ino), context, info, of);
 }
 
-void Handlers::reply_created(Volume::Op& op, Node* node, void* context, const FileInfo& info) {
+void Handlers::reply_created(Volume::Op& op, Node* node, void* context, const FileInfo& info,
+                             const OpenFlags& of) {
   if (op.options().no_open) {
     // Once the kernel has learned no_open it sends no RELEASE, not even for
     // files it created: the node holds the context, as after a plain open.
@@ -268,10 +285,10 @@ void Handlers::reply_created(Volume::Op& op, Node* node, void* context, const Fi
       if (node->node_context == nullptr) node->node_context = std::exchange(context, nullptr);
     }
     if (context != nullptr) op.fs().close(context);  // the node was open already
-    reply_open(op, node, 0, FOPEN_KEEP_CACHE, &info);
+    reply_open(op, node, 0, fopen_bits(of), &info);
     return;
   }
-  open_common(op, node, context, false, op.options().keep_cache ? FOPEN_KEEP_CACHE : 0, &info);
+  open_common(op, node, context, false, fopen_bits(of), &info);
 }
 
 void Handlers::read(Volume::Op& op) {
@@ -311,13 +328,13 @@ void Handlers::release(Volume::Op& op) {
 
 void Handlers::flush(Volume::Op& op) {
   Result<void*> file = op.file(op.arg<fuse_flush_in>().fh, op.node());
-  op.reply_status(file ? op.fs().flush(*file) : file.status());
+  op.reply_status(file ? op.fs().flush(op.caller, *file) : file.status());
 }
 
 void Handlers::fsync(Volume::Op& op) {
   const auto& in = op.arg<fuse_fsync_in>();
   Result<void*> file = op.file(in.fh, op.node());
-  op.reply_status(file ? op.fs().fsync(*file, in.fsync_flags & FUSE_FSYNC_FDATASYNC) : file.status());
+  op.reply_status(file ? op.fs().fsync(op.caller, *file, in.fsync_flags & FUSE_FSYNC_FDATASYNC) : file.status());
 }
 
 void Handlers::fallocate(Volume::Op& op) {
@@ -325,7 +342,7 @@ void Handlers::fallocate(Volume::Op& op) {
   FileInfo info;
   Result<void*> file = op.file(in.fh, op.node());
   if (!file) return op.reply_status(file.status());
-  Status s = op.fs().fallocate(*file, static_cast<int>(in.mode), in.offset, in.length, &info);
+  Status s = op.fs().fallocate(op.caller, *file, static_cast<int>(in.mode), in.offset, in.length, &info);
   // FALLOCATE carries no kill flag and the kernel leaves the bits to us, as
   // for a write. FUSE does not pass capabilities: uid 0 stands for CAP_FSETID.
   if (s && op.caller.uid != 0) kill_suid_sgid(op.fs(), op.caller, op.path, *file, &info);
@@ -340,7 +357,7 @@ void Handlers::lseek(Volume::Op& op) {
   const auto& in = op.arg<fuse_lseek_in>();
   Result<void*> file = op.file(in.fh, op.node());
   if (!file) return op.reply_status(file.status());
-  Result<uint64_t> off = op.fs().seek(*file, in.offset, static_cast<int>(in.whence));
+  Result<uint64_t> off = op.fs().seek(op.caller, *file, in.offset, static_cast<int>(in.whence));
   if (!off) return op.fail(off.err());
   fuse_lseek_out out{*off};
   op.reply.ok(&out, sizeof(out));
@@ -353,7 +370,7 @@ void Handlers::copy_file_range(Volume::Op& op) {
   if (!from) return op.reply_status(from.status());
   Result<void*> to = op.file(in.fh_out, op.vol.nodes().get(in.nodeid_out));
   if (!to) return op.reply_status(to.status());
-  Result<size_t> n = op.fs().copy_range(*from, in.off_in, *to, in.off_out, in.len, &info);
+  Result<size_t> n = op.fs().copy_range(op.caller, *from, in.off_in, *to, in.off_out, in.len, &info);
   if (!n) return op.fail(n.err());
   fuse_write_out out{static_cast<uint32_t>(*n), 0};
   op.reply.ok(&out, sizeof(out));
@@ -361,7 +378,7 @@ void Handlers::copy_file_range(Volume::Op& op) {
 
 void Handlers::statfs(Volume::Op& op) {
   VolumeInfo v;
-  if (Status s = op.fs().get_volume_info(&v); !s) return op.reply_status(s);
+  if (Status s = op.fs().get_volume_info(op.caller, &v); !s) return op.reply_status(s);
   fuse_statfs_out out{};
   uint32_t bsize = v.block_size ? v.block_size : 4096;
   out.st.bsize = bsize;
@@ -376,23 +393,9 @@ void Handlers::statfs(Volume::Op& op) {
 }
 
 void Handlers::access(Volume::Op& op) {
-  // Sent only without default_permissions: check the mode bits ourselves.
-  uint32_t mask = op.arg<fuse_access_in>().mask;
-  FileInfo info;
-  Status s = with_path(op, [&](void* file) { return op.fs().get_file_info(op.path, file, &info); });
-  if (!s || mask == F_OK) return op.reply_status(s);
-  uint32_t bits;
-  if (op.caller.uid == 0) {
-    // root may do anything but execute a file that nobody may execute.
-    bits = R_OK | W_OK | ((S_ISDIR(info.mode) || (info.mode & 0111)) ? X_OK : 0);
-  } else if (op.caller.uid == info.uid) {
-    bits = (info.mode >> 6) & 7;
-  } else if (op.caller.gid == info.gid) {
-    bits = (info.mode >> 3) & 7;
-  } else {
-    bits = info.mode & 7;
-  }
-  op.reply_status((bits & mask) == mask ? Status::ok() : Status::error(EACCES));
+  // Sent only without default_permissions.
+  int mask = static_cast<int>(op.arg<fuse_access_in>().mask);
+  op.reply_status(with_path(op, [&](void* file) { return op.fs().access(op.caller, op.path, file, mask); }));
 }
 
 void Handlers::setxattr(Volume::Op& op) {
@@ -403,7 +406,7 @@ void Handlers::setxattr(Volume::Op& op) {
   std::string name(op.name);
   std::string_view value(op.tail, in.size);
   op.reply_status(with_path(op, [&](void* file) {
-    return op.fs().set_xattr(op.path, file, name, value, static_cast<int>(in.flags));
+    return op.fs().set_xattr(op.caller, op.path, file, name, value, static_cast<int>(in.flags));
   }));
 }
 
@@ -411,7 +414,7 @@ void Handlers::getxattr(Volume::Op& op) {
   const auto& in = op.arg<fuse_getxattr_in>();
   if (op.name.empty() || op.name.size() > XATTR_NAME_MAX) return op.fail(ERANGE);
   std::string name(op.name), value;
-  Status s = with_path(op, [&](void* file) { return op.fs().get_xattr(op.path, file, name, &value); });
+  Status s = with_path(op, [&](void* file) { return op.fs().get_xattr(op.caller, op.path, file, name, &value); });
   if (!s) return op.reply_status(s);
   reply_sized(op, in.size, value);
 }
@@ -419,7 +422,7 @@ void Handlers::getxattr(Volume::Op& op) {
 void Handlers::listxattr(Volume::Op& op) {
   const auto& in = op.arg<fuse_getxattr_in>();
   std::string names;
-  Status s = with_path(op, [&](void* file) { return op.fs().list_xattr(op.path, file, &names); });
+  Status s = with_path(op, [&](void* file) { return op.fs().list_xattr(op.caller, op.path, file, &names); });
   if (!s) return op.reply_status(s);
   // The kernel refuses trusted.* get/set to unprivileged callers but leaves
   // listing to us; hide those names from them, as local file systems do.
@@ -430,7 +433,7 @@ void Handlers::listxattr(Volume::Op& op) {
 
 void Handlers::removexattr(Volume::Op& op) {
   std::string name(op.name);
-  op.reply_status(with_path(op, [&](void* file) { return op.fs().remove_xattr(op.path, file, name); }));
+  op.reply_status(with_path(op, [&](void* file) { return op.fs().remove_xattr(op.caller, op.path, file, name); }));
 }
 
 }  // namespace linfsp

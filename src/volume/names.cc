@@ -76,7 +76,7 @@ void lookup_by_nodeid(Volume::Op& op) {
   Node* node = nodes.add_lookup_by_id(op.header.nodeid, op.name == "..");
   if (node == nullptr) return op.fail(ESTALE);
   FileInfo info;
-  Status s = op.resolve(node) ? op.fs().get_file_info(op.path, nullptr, &info) : Status::error(ESTALE);
+  Status s = op.resolve(node) ? op.fs().get_file_info(op.caller, op.path, nullptr, &info) : Status::error(ESTALE);
   if (s && info.ino != node->ino) s = Status::error(ESTALE);
   if (!s) {
     nodes.forget(node->nodeid, 1);
@@ -90,7 +90,7 @@ void lookup_by_nodeid(Volume::Op& op) {
 void Handlers::lookup(Volume::Op& op) {
   if (op.name == "." || op.name == "..") return lookup_by_nodeid(op);
   reply_with_entry(op, [&](const std::string& path, FileInfo* info) {
-    return op.fs().get_file_info(path, nullptr, info);
+    return op.fs().get_file_info(op.caller, path, nullptr, info);
   });
 }
 
@@ -166,7 +166,7 @@ void Handlers::readlink(Volume::Op& op) {
   SharedGuard names_stable(op.vol.rename_resource());
   if (!op.resolve(op.node())) return op.fail(ENOENT);
   std::string target;
-  Status s = op.fs().read_link(op.path, &target);
+  Status s = op.fs().read_link(op.caller, op.path, &target);
   if (!s) return op.reply_status(s);
   op.reply.ok(target.data(), target.size());
 }

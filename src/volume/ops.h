@@ -83,6 +83,10 @@ bool went_pending(Volume::Op& op, const Status& result);
 void kill_suid_sgid(FileSystemBase& fs, const Caller& caller, const std::string& path, void* file,
                     FileInfo* info);
 
+// The open flags the host options give, before the file system changes them.
+OpenFlags default_open_flags(Volume::Op& op, bool directory);
+uint32_t fopen_bits(const OpenFlags& open_flags);
+
 // A per-thread buffer for replies, grown once and reused.
 char* reply_buffer(size_t size);
 // Converts seconds to the kernel's (seconds, nanoseconds) pair.
@@ -140,7 +144,8 @@ struct Handlers {
   static bool reply_open(Volume::Op& op, Node* node, uint64_t fh, uint32_t open_flags,
                          const FileInfo* created);
   // Answers CREATE or TMPFILE for the file just made (`context` open on it).
-  static void reply_created(Volume::Op& op, Node* node, void* context, const FileInfo& info);
+  static void reply_created(Volume::Op& op, Node* node, void* context, const FileInfo& info,
+                            const OpenFlags& open_flags);
   static void open_common(Volume::Op& op, Node* node, void* context, bool directory,
                           uint32_t open_flags, const FileInfo* created = nullptr);
   static void release_handle(Volume& vol, OpenFile* file);

@@ -76,7 +76,7 @@ Volume::~Volume() {
 
 Status Volume::open_root(session::NotificationQueue& notifications) {
   FileInfo info;
-  Status s = fs_.get_file_info("/", nullptr, &info);
+  Status s = fs_.get_file_info(Caller{}, "/", nullptr, &info);
   if (!s) return s;
   if (!S_ISDIR(info.mode)) return Status::error(ENOTDIR, "the file system's root is not a directory");
   nodes_ = std::make_unique<NodeTable>(info.ino);
@@ -91,7 +91,7 @@ std::string Volume::check_consistency() {
   SharedGuard names_stable(rename_resource_);
   for (const auto& [ino, path] : nodes_->paths()) {
     FileInfo info;
-    if (Status s = fs_.get_file_info(path, nullptr, &info); !s) {
+    if (Status s = fs_.get_file_info(Caller{}, path, nullptr, &info); !s) {
       return "the node table names " + path + " but the file system says: " + s.message();
     }
     if (ino != 0 && info.ino != ino) {

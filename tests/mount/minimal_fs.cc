@@ -14,7 +14,7 @@ namespace {
 
 class MinimalFs : public linfsp::FileSystemBase {
  public:
-  linfsp::Status get_file_info(const std::string& path, void*, linfsp::FileInfo* info) override {
+  linfsp::Status get_file_info(const linfsp::Caller&, const std::string& path, void*, linfsp::FileInfo* info) override {
     if (path == "/") {
       info->ino = 1;
       info->mode = S_IFDIR | 0755;

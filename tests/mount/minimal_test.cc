@@ -399,20 +399,20 @@ class ThrowingFs : public FileSystemBase {
     add("/throw-rename", S_IFREG | 0644);
   }
 
-  Status get_file_info(const std::string& path, void* file, FileInfo* info) override {
+  Status get_file_info(const Caller&, const std::string& path, void* file, FileInfo* info) override {
     std::lock_guard lock(mutex_);
     return find(file ? static_cast<Context*>(file)->path : path, info);
   }
   Status set_file_info(const Caller&, const std::string& path, void* file, const SetAttr&, FileInfo* info) override {
-    return get_file_info(path, file, info);
+    return get_file_info(Caller{}, path, file, info);
   }
-  Status open(const Caller&, const std::string& path, int, void** file, FileInfo* info) override {
+  Status open(const Caller&, const std::string& path, int, void** file, FileInfo* info, OpenFlags*) override {
     std::lock_guard lock(mutex_);
     if (Status s = find(path, info); !s) return s;
     *file = new Context{path};
     return Status::ok();
   }
-  Status create(const Caller&, const std::string& path, mode_t mode, int, void** file, FileInfo* info) override {
+  Status create(const Caller&, const std::string& path, mode_t mode, int, void** file, FileInfo* info, OpenFlags*) override {
     if (path.find("throw") != std::string::npos) throw std::runtime_error("create throws on purpose");
     std::lock_guard lock(mutex_);
     *info = add(path, S_IFREG | (mode & 07777));
@@ -421,7 +421,7 @@ class ThrowingFs : public FileSystemBase {
   }
   void close(void* file) override { delete static_cast<Context*>(file); }
   Result<size_t> read(const Caller&, void*, void*, uint64_t, size_t) override { return size_t{0}; }
-  Status open_directory(const Caller&, const std::string& path, void** dir) override {
+  Status open_directory(const Caller&, const std::string& path, void** dir, OpenFlags*) override {
     std::lock_guard lock(mutex_);
     FileInfo info;
     if (Status s = find(path, &info); !s) return s;

@@ -202,14 +202,6 @@ class EmbeddedNodeFs : private TinyHolder, public EmbeddedHost {
  public:
   EmbeddedNodeFs() : EmbeddedHost(TinyHolder::fs, options(), "nodes") {}
   TinyNodeFs& fs() { return TinyHolder::fs; }
-  template <typename F>
-  void wait_until(const std::string& what, F cond) {
-    auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (!cond()) {
-      if (std::chrono::steady_clock::now() > deadline) hang(what);
-      std::this_thread::sleep_for(1ms);
-    }
-  }
 
  private:
   static HostOptions options() {

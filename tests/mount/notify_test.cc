@@ -235,7 +235,8 @@ TEST(Notify, ChangesBehindTheKernelsBackAreSeenOnlyWhenNotified) {
   Caller root;
   void* file = nullptr;
   FileInfo info;
-  ASSERT_TRUE(m.fs().open(root, "/f", O_WRONLY | O_TRUNC, &file, &info));
+  OpenFlags open_flags;
+  ASSERT_TRUE(m.fs().open(root, "/f", O_WRONLY | O_TRUNC, &file, &info, &open_flags));
   ASSERT_TRUE(m.fs().write(root, file, "brand new", 0, 9, &info));
   m.fs().close(file);
   ASSERT_TRUE(m.fs().unlink(root, "/gone"));

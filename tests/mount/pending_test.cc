@@ -36,7 +36,7 @@ char pattern(uint64_t offset) { return static_cast<char>('a' + offset % 23); }
 // "/slow" pends every read and write until release(); "/fast" answers at once.
 class PendingFs : public FileSystemBase {
  public:
-  Status get_file_info(const std::string& path, void*, FileInfo* info) override {
+  Status get_file_info(const Caller&, const std::string& path, void*, FileInfo* info) override {
     if (path == "/") {
       *info = FileInfo{1, S_IFDIR | 0755, 2};
     } else if (path == "/slow" || path == "/fast") {
@@ -47,8 +47,8 @@ class PendingFs : public FileSystemBase {
     }
     return Status::ok();
   }
-  Status open(const Caller&, const std::string& path, int, void** file, FileInfo* info) override {
-    if (Status s = get_file_info(path, nullptr, info); !s) return s;
+  Status open(const Caller& caller, const std::string& path, int, void** file, FileInfo* info, OpenFlags*) override {
+    if (Status s = get_file_info(caller, path, nullptr, info); !s) return s;
     *file = reinterpret_cast<void*>(info->ino);
     return Status::ok();
   }
@@ -111,15 +111,6 @@ class EmbeddedPendingFs : private PendingFsHolder, public EmbeddedHost {
   explicit EmbeddedPendingFs(bool uring) : EmbeddedHost(PendingFsHolder::fs, options(uring), "pending") {}
   PendingFs& fs() { return PendingFsHolder::fs; }
 
-  // Waits until `cond` holds; a hang otherwise.
-  template <typename F>
-  void wait_until(const std::string& what, F cond) {
-    auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (!cond()) {
-      if (std::chrono::steady_clock::now() > deadline) hang(what);
-      std::this_thread::sleep_for(1ms);
-    }
-  }
 
  private:
   // Two request threads. Over io_uring that means two per queue (one queue

@@ -17,6 +17,7 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "linfsp/host.h"
 #include "mount_guard.h"
@@ -61,6 +62,16 @@ class EmbeddedHost {
     auto f = std::async(std::launch::async, fn);
     if (f.wait_for(limit) != std::future_status::ready) hang(what + " did not complete in time");
     return f.get();
+  }
+
+  // Waits until `cond` holds; if it does not within 20 s, a hang.
+  template <typename F>
+  void wait_until(const std::string& what, F cond) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!cond()) {
+      if (std::chrono::steady_clock::now() > deadline) hang(what + " (waited 20 s)");
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
 
   [[noreturn]] void hang(const std::string& what) {

@@ -170,7 +170,7 @@ FileInfo file_info() {
 
 class TestFs : public FileSystemBase {
  public:
-  Status get_file_info(const std::string& path, void* file, FileInfo* info) override {
+  Status get_file_info(const Caller&, const std::string& path, void* file, FileInfo* info) override {
     if (path == "/") {
       *info = root_info();
     } else if (path == "/f" || file == &file_context_) {
@@ -180,7 +180,7 @@ class TestFs : public FileSystemBase {
     }
     return Status::ok();
   }
-  Status open(const Caller&, const std::string& path, int, void** file, FileInfo* info) override {
+  Status open(const Caller&, const std::string& path, int, void** file, FileInfo* info, OpenFlags*) override {
     if (path == "/") return Status::error(EISDIR);
     if (path != "/f") return Status::error(ENOENT);
     *file = &file_context_;
@@ -199,7 +199,7 @@ class TestFs : public FileSystemBase {
     std::memcpy(buffer, kData.data() + offset, n);
     return n;
   }
-  Status open_directory(const Caller&, const std::string& path, void** dir) override {
+  Status open_directory(const Caller&, const std::string& path, void** dir, OpenFlags*) override {
     if (path != "/") return Status::error(ENOTDIR);
     *dir = &dir_context_;
     ++opendirs;
@@ -778,10 +778,10 @@ TEST(Dispatch, ReaddirWithLongNamesStaysInsideTheBuffer) {
 
 class ThrowingFs final : public TestFs {
  public:
-  Status get_file_info(const std::string& path, void* file, FileInfo* info) override {
+  Status get_file_info(const Caller&, const std::string& path, void* file, FileInfo* info) override {
     if (path == "/f") throw std::runtime_error("get_file_info failed");
     if (path == "/g") throw 42;
-    return TestFs::get_file_info(path, file, info);
+    return TestFs::get_file_info(Caller{}, path, file, info);
   }
 };
 
@@ -810,11 +810,11 @@ TEST(Dispatch, ExceptionFromGetFileInfoIsEioOnce) {
 // the caller hangs).
 class BadStatusFs final : public TestFs {
  public:
-  Status get_file_info(const std::string& path, void* file, FileInfo* info) override {
+  Status get_file_info(const Caller&, const std::string& path, void* file, FileInfo* info) override {
     if (path == "/pending") return Status::pending();  // only read/write/readdir may pend
     if (path == "/big") return Status::error(600);
     if (path == "/restart") return Status::error(512);  // ERESTARTSYS
-    return TestFs::get_file_info(path, file, info);
+    return TestFs::get_file_info(Caller{}, path, file, info);
   }
   Result<size_t> read(const Caller&, void*, void*, uint64_t, size_t) override {
     return Status::pending();  // without pend_read()
