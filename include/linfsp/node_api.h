@@ -167,9 +167,19 @@ class NodeNotifier {
   virtual Status poll_wakeup(uint64_t poll_handle) = 0;
 };
 
+// What a node-level file system asks of the kernel when it mounts.
+struct NodeMountWants {
+  bool posix_locks = false;     // fcntl locks reach getlk/setlk (else the kernel keeps them local)
+  bool flock_locks = false;     // flock(2) reaches flock()
+  bool export_support = false;  // file handles: LOOKUP of "." and ".." may come
+};
+
 class NodeFileSystem {
  public:
   virtual ~NodeFileSystem() = default;
+
+  // Asked before the kernel's INIT is answered.
+  virtual void wants(NodeMountWants* wants);
 
   // Mounted and serving; `notifier` lives until destroy().
   virtual void init(NodeNotifier& notifier);

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "kernel/channel.h"
+#include "linfsp/node_api.h"
 #include "nodes/node_adapter.h"
 #include "util/mutex.h"
 #include "volume/volume.h"
@@ -136,6 +137,13 @@ Status FileSystemHost::start() {
   if (options_.export_support) wants.flags |= FUSE_EXPORT_SUPPORT;
   // O_TRUNC in OPEN, unless there is no OPEN: then the kernel truncates with SETATTR.
   if (!options_.no_open) wants.flags |= FUSE_ATOMIC_O_TRUNC;
+  if (node_fs_) {
+    NodeMountWants w;
+    node_fs_->wants(&w);
+    if (w.posix_locks) wants.flags |= FUSE_POSIX_LOCKS;
+    if (w.flock_locks) wants.flags |= FUSE_FLOCK_LOCKS;
+    if (w.export_support) wants.flags |= FUSE_EXPORT_SUPPORT;
+  }
   wants.max_write = options_.max_write;
   Result<kernel::Negotiated> neg = st.transport->init(wants);
   if (!neg) {

@@ -269,6 +269,7 @@ bool DirentBuffer::add_plus(std::string_view name, const EntryReply& entry, off_
 }
 
 // Defaults: not supported.
+void NodeFileSystem::wants(NodeMountWants*) {}
 void NodeFileSystem::init(NodeNotifier&) {}
 void NodeFileSystem::destroy() {}
 void NodeFileSystem::lookup(NodeRequest req, uint64_t, std::string_view) { req.reply_error(ENOSYS); }

@@ -4,6 +4,9 @@
 // lookup counts, and node-level notifications through the notification
 // queue (also from inside a request handler).
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -27,6 +30,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
+constexpr unsigned kTestIoctl = _IOR('L', 1, int);
+
 // Files in the root only. "/late" answers reads from another thread; a
 // write to "/stuck" waits until interrupted.
 class TinyNodeFs : public NodeFileSystem {
@@ -46,7 +51,62 @@ class TinyNodeFs : public NodeFileSystem {
     for (auto& t : threads_) t.join();
   }
 
+  void wants(NodeMountWants* w) override { w->posix_locks = w->flock_locks = true; }
   void init(NodeNotifier& notifier) override { notifier_ = &notifier; }
+
+  // Locks: one whole-file lock per node, enough to see the kernel ask us.
+  void getlk(NodeRequest req, uint64_t nodeid, uint64_t, uint64_t owner, const struct flock& lock) override {
+    std::lock_guard lock_(mutex_);
+    auto it = locks_.find(nodeid);
+    struct flock out = lock;
+    if (it != locks_.end() && it->second.owner != owner) {
+      out = it->second.lock;
+    } else {
+      out.l_type = F_UNLCK;
+    }
+    req.reply_lock(out);
+  }
+  void setlk(NodeRequest req, uint64_t nodeid, uint64_t, uint64_t owner, const struct flock& lock,
+             bool) override {
+    std::lock_guard lock_(mutex_);
+    ++lock_calls_;
+    auto it = locks_.find(nodeid);
+    if (lock.l_type == F_UNLCK) {
+      if (it != locks_.end() && it->second.owner == owner) locks_.erase(it);
+      return void(req.reply_ok());
+    }
+    if (it != locks_.end() && it->second.owner != owner) return void(req.reply_error(EAGAIN));
+    locks_[nodeid] = {owner, lock};
+    req.reply_ok();
+  }
+  void flock(NodeRequest req, uint64_t nodeid, uint64_t, uint64_t owner, int operation) override {
+    std::lock_guard lock_(mutex_);
+    ++lock_calls_;
+    auto it = flocks_.find(nodeid);
+    if ((operation & ~LOCK_NB) == LOCK_UN) {
+      if (it != flocks_.end() && it->second == owner) flocks_.erase(it);
+      return void(req.reply_ok());
+    }
+    if (it != flocks_.end() && it->second != owner) return void(req.reply_error(EWOULDBLOCK));
+    flocks_[nodeid] = owner;
+    req.reply_ok();
+  }
+  // ioctl kTestIoctl answers 7 in an int; poll says readable.
+  void ioctl(NodeRequest req, uint64_t, unsigned cmd, uint64_t, uint64_t, unsigned, std::string_view,
+             size_t out_size) override {
+    if (cmd != kTestIoctl || out_size < sizeof(int)) return void(req.reply_error(ENOTTY));
+    int value = 7;
+    req.reply_ioctl(0, &value, sizeof(value));
+  }
+  void poll(NodeRequest req, uint64_t, uint64_t, uint64_t, unsigned events) override {
+    req.reply_poll(events & POLLIN);
+  }
+  void flush(NodeRequest req, uint64_t nodeid, uint64_t, uint64_t owner) override {
+    std::lock_guard lock_(mutex_);
+    auto it = locks_.find(nodeid);
+    if (it != locks_.end() && it->second.owner == owner) locks_.erase(it);  // close drops POSIX locks
+    req.reply_ok();
+  }
   NodeNotifier& notifier() { return *notifier_; }
 
   void lookup(NodeRequest req, uint64_t parent, std::string_view name) override {
@@ -128,6 +188,10 @@ class TinyNodeFs : public NodeFileSystem {
     std::lock_guard lock(mutex_);
     files_[nodeid] = {std::move(name), "new\n", S_IFREG | 0644};
   }
+  int lock_calls() {
+    std::lock_guard lock(mutex_);
+    return lock_calls_;
+  }
   size_t stuck() {
     std::lock_guard lock(mutex_);
     return stuck_.size();
@@ -185,7 +249,14 @@ class TinyNodeFs : public NodeFileSystem {
     req.reply_data(buf.data(), buf.size());
   }
 
+  struct Held {
+    uint64_t owner;
+    struct flock lock;
+  };
   std::mutex mutex_;
+  std::map<uint64_t, Held> locks_;       // guarded by mutex_
+  std::map<uint64_t, uint64_t> flocks_;  // nodeid -> owner; guarded by mutex_
+  int lock_calls_ = 0;                   // guarded by mutex_
   std::map<uint64_t, File> files_;                                       // guarded by mutex_
   std::map<uint64_t, int64_t> lookups_;                                  // guarded by mutex_
   std::vector<std::shared_ptr<NodeRequest>> stuck_;                      // guarded by mutex_
@@ -342,6 +413,52 @@ TEST(NodeApi, StoreThenRetrieveRoundTripsThroughThePageCache) {
   auto got = *m.fs().retrieved(77);
   EXPECT_EQ(got.first, 2u);
   EXPECT_EQ(got.second, "HELLO, WORLD\n");
+  close(fd);
+}
+
+TEST(NodeApi, LocksReachTheFileSystemWhenItAsks) {
+  EmbeddedNodeFs m;
+  ASSERT_TRUE(m.status()) << m.status().message();
+  int fd = open(m.path("hello").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  struct flock lk {};
+  lk.l_type = F_WRLCK;
+  lk.l_whence = SEEK_SET;
+  ASSERT_EQ(fcntl(fd, F_SETLK, &lk), 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  // Another process: the lock is held, and F_GETLK names who holds it.
+  pid_t child = fork();
+  if (child == 0) {
+    int cfd = open(m.path("hello").c_str(), O_RDWR);
+    struct flock want {};
+    want.l_type = F_WRLCK;
+    want.l_whence = SEEK_SET;
+    if (fcntl(cfd, F_SETLK, &want) != -1 || errno != EAGAIN) _exit(1);
+    if (fcntl(cfd, F_GETLK, &want) != 0 || want.l_type != F_WRLCK || want.l_pid != getppid()) _exit(2);
+    if (::flock(cfd, LOCK_EX | LOCK_NB) != -1 || errno != EWOULDBLOCK) _exit(3);
+    _exit(0);
+  }
+  int status = -1;
+  m.wait_until("the child's lock checks", [&] { return waitpid(child, &status, WNOHANG) == child; });
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child step " << WEXITSTATUS(status);
+  // 2 of ours, 2 of the child's (the kernel would otherwise keep them local).
+  EXPECT_GE(m.fs().lock_calls(), 4);
+  close(fd);
+}
+
+TEST(NodeApi, IoctlAndPollReachTheFileSystem) {
+  EmbeddedNodeFs m;
+  ASSERT_TRUE(m.status()) << m.status().message();
+  int fd = open(m.path("hello").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  int value = 0;
+  EXPECT_EQ(m.within("an ioctl", [&] { return ioctl(fd, kTestIoctl, &value); }), 0);
+  EXPECT_EQ(value, 7);
+  EXPECT_EQ(ioctl(fd, _IOR('L', 2, int), &value), -1);
+  EXPECT_EQ(errno, ENOTTY);
+  pollfd p{fd, POLLIN | POLLOUT, 0};
+  EXPECT_EQ(m.within("a poll", [&] { return ::poll(&p, 1, 0); }), 1);
+  EXPECT_EQ(p.revents, POLLIN);
   close(fd);
 }
 
