@@ -303,12 +303,18 @@ void NodeAdapter::dispatch(session::Request& r) {
   state->caller = r.caller;
   state->caller.interrupted = nullptr;
   state->opcode = r.opcode.name;
+  // The request outlives the call when its NodeRequest was kept: from then
+  // on it is answered through a deferred reply. Also when the call throws,
+  // so that a kept request never points at this thread's reply.
+  struct AfterCall {
+    NodeRequest::State& state;
+    ~AfterCall() {
+      std::lock_guard lock(state.mutex);
+      if (!state.answered && !state.dropped && state.on_thread) state.defer_locked();
+      state.on_thread = nullptr;
+    }
+  } after_call{*state};
   fn(fs_, r, NodeRequest(state));
-  // The request outlives the call when its NodeRequest was kept: answer it
-  // through a deferred reply from now on.
-  std::lock_guard lock(state->mutex);
-  if (!state->answered && !state->dropped && state->on_thread) state->defer_locked();
-  state->on_thread = nullptr;
 }
 
 namespace {

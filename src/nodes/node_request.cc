@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <vector>
 
 #include "nodes/node_adapter.h"
@@ -40,7 +41,8 @@ NodeRequest::~NodeRequest() {
     state_->dropped = true;
     unanswered = !state_->answered;
   }
-  if (unanswered) {
+  // Unwinding from an exception in the handler: the session answers EIO.
+  if (unanswered && std::uncaught_exceptions() == 0) {
     // A bug in the file system: debug builds stop so that it is found.
     std::fprintf(stderr, "linfsp: %s: the file system dropped the request unanswered; answering EIO\n",
                  state_->opcode);

@@ -18,6 +18,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -112,6 +113,7 @@ class TinyNodeFs : public NodeFileSystem {
   void lookup(NodeRequest req, uint64_t parent, std::string_view name) override {
     std::lock_guard lock(mutex_);
     if (parent != kRootNodeId) return void(req.reply_error(ENOTDIR));
+    if (name == "boom") throw std::runtime_error("lookup failed");
     last_caller_ = req.caller();
     for (auto& [id, f] : files_) {
       if (f.name == name) {
@@ -444,6 +446,14 @@ TEST(NodeApi, LocksReachTheFileSystemWhenItAsks) {
   // 2 of ours, 2 of the child's (the kernel would otherwise keep them local).
   EXPECT_GE(m.fs().lock_calls(), 4);
   close(fd);
+}
+
+TEST(NodeApi, AThrowingHandlerIsAnsweredEioAndServingGoesOn) {
+  EmbeddedNodeFs m;
+  ASSERT_TRUE(m.status()) << m.status().message();
+  struct stat st;
+  EXPECT_EQ(m.within("a throwing lookup", [&] { return stat(m.path("boom").c_str(), &st) == 0 ? 0 : errno; }), EIO);
+  EXPECT_EQ(m.within("a lookup after it", [&] { return stat(m.path("hello").c_str(), &st); }), 0);
 }
 
 TEST(NodeApi, IoctlAndPollReachTheFileSystem) {
