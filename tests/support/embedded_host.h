@@ -37,8 +37,6 @@ class EmbeddedHost {
     if (options.subtype.empty()) options.subtype = name;
     host_ = std::make_unique<FileSystemHost>(fs, options);
     status_ = host_->start();
-    struct stat st;
-    if (status_ && stat(dir_.c_str(), &st) == 0) connection_ = minor(st.st_dev);
   }
   ~EmbeddedHost() {
     host_.reset();
@@ -80,29 +78,12 @@ class EmbeddedHost {
     fail_hang(what, state);
   }
 
-  void abort_connection() {
-    if (connection_ == 0) return;
-    const std::string ctl = "/sys/fs/fuse/connections";
-    const std::string abort_file = ctl + "/" + std::to_string(connection_) + "/abort";
-    bool mounted_ctl = false;
-    if (access(abort_file.c_str(), W_OK) != 0) {
-      mounted_ctl = ::mount("fusectl", ctl.c_str(), "fusectl", 0, nullptr) == 0;
-    }
-    int fd = ::open(abort_file.c_str(), O_WRONLY);
-    if (fd >= 0) {
-      (void)!::write(fd, "1", 1);
-      ::close(fd);
-    } else {
-      std::fprintf(stderr, "cannot abort FUSE connection %u: %s\n", connection_, std::strerror(errno));
-    }
-    if (mounted_ctl) umount2(ctl.c_str(), MNT_DETACH);
-  }
+  void abort_connection() { abort_fuse_connection(dir_); }
 
  private:
   std::string dir_;
   std::unique_ptr<FileSystemHost> host_;
   Status status_;
-  unsigned connection_ = 0;  // the FUSE connection's number (minor of st_dev)
 };
 
 }  // namespace linfsp::testing

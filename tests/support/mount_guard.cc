@@ -69,10 +69,42 @@ void unregister_mount(const std::string& dir) {
   mounts().erase(dir);
 }
 
-// Called by the watchdog and at exit: nothing may stay mounted.
+bool abort_fuse_connection(const std::string& dir) {
+  // The connection number is the mount's device minor. Read it from
+  // mountinfo: a stat() of a hung mount would hang too.
+  std::ifstream info("/proc/self/mountinfo");
+  std::string line;
+  unsigned minor_number = 0;
+  while (std::getline(info, line)) {
+    std::istringstream in(line);
+    std::string id, parent, dev, root, point;
+    in >> id >> parent >> dev >> root >> point;
+    size_t dash = line.find(" - ");
+    if (point != dir || dash == std::string::npos || line.compare(dash + 3, 4, "fuse") != 0) continue;
+    minor_number = static_cast<unsigned>(std::stoul(dev.substr(dev.find(':') + 1)));
+  }
+  if (minor_number == 0) return false;
+  const std::string ctl = "/sys/fs/fuse/connections";
+  const std::string abort_file = ctl + "/" + std::to_string(minor_number) + "/abort";
+  bool mounted_ctl = false;
+  if (access(abort_file.c_str(), W_OK) != 0) mounted_ctl = mount("fusectl", ctl.c_str(), "fusectl", 0, nullptr) == 0;
+  int fd = open(abort_file.c_str(), O_WRONLY);
+  bool done = fd >= 0 && write(fd, "1", 1) == 1;
+  if (fd >= 0) close(fd);
+  if (!done) std::fprintf(stderr, "cannot abort FUSE connection %u of %s\n", minor_number, dir.c_str());
+  if (mounted_ctl) umount2(ctl.c_str(), MNT_DETACH);
+  return done;
+}
+
+// Called by the watchdog and at exit: nothing may stay mounted. A request
+// of this process that waits in the kernel survives signals and a lazy
+// unmount, so each connection is aborted first.
 void unmount_all_registered() {
   std::lock_guard lock(g_mutex);
-  for (const auto& dir : mounts()) umount2(dir.c_str(), MNT_DETACH);
+  for (const auto& dir : mounts()) {
+    abort_fuse_connection(dir);
+    umount2(dir.c_str(), MNT_DETACH);
+  }
 }
 
 void fail_hang(const std::string& what, const std::string& diagnostics) {

@@ -79,6 +79,10 @@ class TempDir {
 void register_mount(const std::string& dir);
 void unregister_mount(const std::string& dir);
 
+// Aborts the FUSE connection mounted at `dir` (through fusectl, mounting it
+// if need be): every request waiting on it ends. False if there is none.
+bool abort_fuse_connection(const std::string& dir);
+
 // Reports a hang with its diagnostics, unmounts what is registered, and
 // ends the test process: a hang fails fast instead of wedging the run.
 [[noreturn]] void fail_hang(const std::string& what, const std::string& diagnostics);
