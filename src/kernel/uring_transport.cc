@@ -153,6 +153,22 @@ int setup_ring(io_uring* ring) {
   return rc;
 }
 
+// A worker's ring must not outlive its process. A child forked by the file
+// system (or a test) would otherwise inherit the ring's descriptor and
+// mappings and keep it alive; the kernel then holds the requests queued on
+// the ring's entries until the child exits, and a child that itself waits on
+// such a request never does: nothing, not even aborting the connection,
+// ends that wait. So the ring is entered through its registered index only
+// (the registration belongs to this thread and is not inherited), its own
+// descriptor is closed, and its mappings are not copied into children.
+void keep_ring_private(io_uring* ring) {
+  io_uring_ring_dontfork(ring);
+  if (io_uring_register_ring_fd(ring) == 1) {
+    close(ring->ring_fd);
+    ring->ring_fd = -1;  // io_uring_queue_exit's unregister then fails; the thread's exit drops it
+  }
+}
+
 // Whether FUSE-over-io_uring can work here; if not, *why says what to change.
 bool uring_usable(std::string* why) {
   std::ifstream param("/sys/module/fuse/parameters/enable_uring");
@@ -676,7 +692,7 @@ void UringTransport::run(Worker& w) {
     // the ring down, and requests made meanwhile would wait; a per-command
     // reference is dropped as soon as the command is cancelled. Costs
     // nothing measurable.
-    io_uring_register_ring_fd(&ring);  // optional: saves a descriptor lookup per enter
+    keep_ring_private(&ring);
     io_uring_sqe* poll = io_uring_get_sqe(&ring);
     if (poll != nullptr) {
       io_uring_prep_poll_add(poll, stop_fd_, POLLIN);
