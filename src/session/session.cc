@@ -140,6 +140,12 @@ void report_unanswered(const char* opcode, uint64_t unique) {
 #endif
 }
 
+// A reply as the debug log shows it.
+std::string describe(const kernel::Reply& reply) {
+  if (reply.result() < 0) return strerrorname_np(-reply.result()) ?: "error";
+  return "OK " + std::to_string(reply.result()) + "B";
+}
+
 const char* name_of(uint32_t opcode) {
   const OpcodeInfo* info = opcode_info(opcode);
   return info ? info->name : "unknown opcode";
@@ -247,9 +253,7 @@ void Deferred::wait_inline() {
 
 void Deferred::finish_locked(const char* how) {
   if (registry_->debug) {
-    std::string result = how                   ? how
-                         : reply_->result() < 0 ? std::string(strerrorname_np(-reply_->result()) ?: "error")
-                                                : "OK " + std::to_string(reply_->result()) + "B";
+    std::string result = how ? how : describe(*reply_);
     std::fprintf(stderr, "[%lu] %s (deferred) -> %s\n", static_cast<unsigned long>(unique_), name_of(opcode_),
                  result.c_str());
   }
@@ -342,10 +346,7 @@ void Session::handle(const kernel::Request& raw, kernel::Reply& reply) {
 
   if (debug_) {
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
-    std::string result = !info->has_reply ? "no reply"
-                         : deferred       ? "deferred"
-                         : reply.result() < 0 ? std::string(strerrorname_np(-reply.result()) ?: "error")
-                                              : "OK " + std::to_string(reply.result()) + "B";
+    std::string result = !info->has_reply ? "no reply" : deferred ? "deferred" : describe(reply);
     std::fprintf(stderr, "[%lu] %s node=%lu%s%s%s%.*s -> %s (%ld us)\n", h.unique, info->name, h.nodeid,
                  request.trace.empty() ? "" : " path=", request.trace.c_str(), names[0].empty() ? "" : " name=",
                  static_cast<int>(names[0].size()), names[0].data(), result.c_str(),

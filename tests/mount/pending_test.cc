@@ -146,6 +146,19 @@ void drop_inherited_fds() { close_range(3, ~0U, 0); }
 
 bool exited(pid_t pid, int* status) { return waitpid(pid, status, WNOHANG) == pid; }
 
+// A process that stats "/fast" and reads a block of it; exits 0 when both
+// were answered right.
+pid_t stat_and_read_fast(EmbeddedHost& m) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    drop_inherited_fds();
+    struct stat st;
+    if (stat(m.path("fast").c_str(), &st) != 0 || st.st_size != 1 << 20) _exit(5);
+    read_block_and_exit(m.path("fast"), 3 * kBlock);
+  }
+  return pid;
+}
+
 // The request threads of this process's io_uring transport, and the system
 // call each is in: "426 ..." while it waits in io_uring_enter() for the
 // kernel, "202 ..." in a futex (waiting for an answer inline), "running".
@@ -217,13 +230,7 @@ TEST_P(Pending, SixtyFourPendingReadsLeaveTwoRequestThreadsFree) {
   // Both request threads are free: a stat and a read from another process
   // are answered while all 64 reads still wait.
   int status = -1;
-  pid_t other = fork();
-  if (other == 0) {
-    drop_inherited_fds();
-    struct stat st;
-    if (stat(m.path("fast").c_str(), &st) != 0 || st.st_size != 1 << 20) _exit(5);
-    read_block_and_exit(m.path("fast"), 3 * kBlock);
-  }
+  pid_t other = stat_and_read_fast(m);
   m.wait_until("a stat and a read beside 64 pending reads", [&] { return exited(other, &status); });
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
   EXPECT_EQ(m.fs().pending_reads(), 64u);
@@ -332,13 +339,7 @@ TEST_P(Pending, OverIoUringNoRequestThreadWaitsForAPendingReply) {
   EXPECT_TRUE(idle) << "a ring thread is not waiting for the kernel while 64 reads pend:" << states;
 
   int status = -1;
-  pid_t other = fork();
-  if (other == 0) {
-    drop_inherited_fds();
-    struct stat st;
-    if (stat(m.path("fast").c_str(), &st) != 0 || st.st_size != 1 << 20) _exit(5);
-    read_block_and_exit(m.path("fast"), 3 * kBlock);
-  }
+  pid_t other = stat_and_read_fast(m);
   if (!eventually([&] { return exited(other, &status); })) {
     ADD_FAILURE() << "a stat and a read beside 64 pending reads were not answered";
     m.abort_connection();
