@@ -38,6 +38,11 @@ struct FileInfo {
   uint64_t size = 0;
   uint64_t blocks = 0;  // allocated 512-byte blocks
   timespec atime{}, mtime{}, ctime{};
+  // With ino, the file's identity (not shown to programs: st_dev is the
+  // mount's). A file system that spans several devices, as a mirror of a
+  // tree with mounts below it does, sets the backing st_dev here so that
+  // equal index numbers on different devices stay different files.
+  uint64_t dev = 0;
 };
 
 struct VolumeInfo {

@@ -91,6 +91,9 @@ int main(int argc, char** argv) {
   }
   // A cached "no such name" for HELLO would hide a file created as hello.
   if (fs_options.case_insensitive) options.negative_timeout = 0;
+  if (options.mount_flags & linfsp::kMountNoAtime) fs_options.atime = memfs::Options::Atime::kNever;
+  if (options.mount_flags & linfsp::kMountStrictAtime) fs_options.atime = memfs::Options::Atime::kStrict;
+  if (options.mount_flags & linfsp::kMountNoDirAtime) fs_options.dir_atime = false;
   auto fs = memfs::create(fs_options);
   linfsp::FileSystemHost host(*fs, options);
   return host.run();

@@ -244,12 +244,29 @@ class MemFs final : public linfsp::FileSystemBase {
       if (offset >= n.size) return size_t{0};
       size = static_cast<size_t>(std::min<uint64_t>(size, n.size - offset));
       copy_out(n, static_cast<char*>(buffer), offset, size);
-      // relatime: note the access only if it is older than the last change.
-      if (n.atime.tv_sec > n.mtime.tv_sec && n.atime.tv_sec > n.ctime.tv_sec) return size;
+      if (!atime_due(n, false)) return size;
     }
     std::unique_lock lock(mu_);
     n.atime = now();
     return size;
+  }
+
+  // Whether an access now updates n's atime, by the mount's atime mode.
+  bool atime_due(const Node& n, bool directory) const {
+    if (directory && !options_.dir_atime) return false;
+    switch (options_.atime) {
+      case Options::Atime::kNever:
+        return false;
+      case Options::Atime::kStrict:
+        return true;
+      case Options::Atime::kRelative:
+        break;
+    }
+    // relatime: the first access after a change, and then once a day.
+    auto not_after = [](const timespec& a, const timespec& b) {
+      return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec <= b.tv_nsec);
+    };
+    return not_after(n.atime, n.mtime) || not_after(n.atime, n.ctime) || now().tv_sec - n.atime.tv_sec >= 24 * 3600;
   }
 
   Result<size_t> write_now(void* file, const void* buffer, uint64_t offset, size_t size, FileInfo* info) {
@@ -361,8 +378,12 @@ class MemFs final : public linfsp::FileSystemBase {
   void close_directory(void* dir) override { close(dir); }
 
   Status read_directory(const Caller&, void* dir, uint64_t offset, const DirFiller& filler) override {
-    std::shared_lock lock(mu_);
     Node& n = *static_cast<Handle*>(dir)->node;
+    if (offset == 0) {  // a listing begins: an access of the directory
+      std::unique_lock lock(mu_);
+      if (n.dir && atime_due(n, true)) n.atime = now();
+    }
+    std::shared_lock lock(mu_);
     if (!n.dir) return err(ENOTDIR);
     // A listing begins at offset 0 (opendir, rewinddir).
     Handle& h = *static_cast<Handle*>(dir);

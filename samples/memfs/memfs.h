@@ -19,6 +19,13 @@ struct Options {
   // kernel's back and notifies: "write PATH TEXT", "remove PATH",
   // "rename FROM TO", "mkdir PATH"; a leading "quiet " skips the notification.
   bool notify_demo = false;
+  // Access times follow the mount's mode (-o relatime, strictatime, noatime,
+  // nodiratime). The kernel leaves atime to the file system and tells it only
+  // of the reads that reach it: a read served from the page cache changes
+  // nothing.
+  enum class Atime { kRelative, kStrict, kNever };
+  Atime atime = Atime::kRelative;
+  bool dir_atime = true;  // nodiratime: listings leave directories' atime alone
 };
 
 std::unique_ptr<linfsp::FileSystemBase> create(const Options& options);

@@ -81,7 +81,7 @@ void list(Volume::Op& op, bool plus) {
     fuse_entry_out* e = nullptr;
     if (!writer.add(name, info, next, &e)) return false;
     if (plus && name != "." && name != "..") {
-      Node* node = nodes.add_lookup(dir->node, name, info.ino);
+      Node* node = nodes.add_lookup(dir->node, name, info.ino, info.dev);
       added.push_back(node->nodeid);
       e->nodeid = node->nodeid;
       split_timeout(op.options().entry_timeout, &e->entry_valid, &e->entry_valid_nsec);

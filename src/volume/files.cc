@@ -162,6 +162,7 @@ void Volume::Op::keep_open(Node* node, const std::string& path) {
 void Handlers::getattr(Volume::Op& op) {
   const auto& in = op.arg<fuse_getattr_in>();
   FileInfo info;
+  if (Node* node = op.node(); node && node->fresh.get(&info)) return op.reply_attr(info);
   Status s = (in.getattr_flags & FUSE_GETATTR_FH) && in.fh != 0
                  ? op.fs().get_file_info(op.caller, op.path, context_of(in.fh), &info)
                  : with_path(op, [&](void* file) { return op.fs().get_file_info(op.caller, op.path, file, &info); });
@@ -258,7 +259,7 @@ void Handlers::create(Volume::Op& op) {
     s = op.fs().open(op.caller, path, flags & ~O_CREAT, &context, &info, &of);  // lost a race to a creator
   }
   if (!s) return op.reply_status(s);
-  reply_created(op, op.vol.nodes().add_lookup(parent, op.name, info.ino), context, info, of);
+  reply_created(op, op.vol.nodes().add_lookup(parent, op.name, info.ino, info.dev), context, info, of);
 }
 
 void Handlers::tmpfile(Volume::Op& op) {
@@ -272,7 +273,7 @@ void Handlers::tmpfile(Volume::Op& op) {
   Status s = op.fs().create_unnamed(op.caller, op.path, (in.mode & 07777) | S_IFREG,
                                     static_cast<int>(in.flags), &context, &info, &of);
   if (!s) return op.reply_status(s);
-  reply_created(op, op.vol.nodes().add_unnamed(info.ino), context, info, of);
+  reply_created(op, op.vol.nodes().add_unnamed(info.ino, info.dev), context, info, of);
 }
 
 void Handlers::reply_created(Volume::Op& op, Node* node, void* context, const FileInfo& info,
@@ -315,6 +316,7 @@ void Handlers::write(Volume::Op& op) {
   if (went_pending(op, n.status())) return;
   if (!n) return op.fail(n.err());
   if (in.write_flags & FUSE_WRITE_KILL_SUIDGID) kill_suid_sgid(op.fs(), op.caller, op.path, *file, &info);
+  op.changes->keep(op.node(), info);
   fuse_write_out out{static_cast<uint32_t>(*n), 0};
   op.reply.ok(&out, sizeof(out));
 }
@@ -346,6 +348,7 @@ void Handlers::fallocate(Volume::Op& op) {
   // FALLOCATE carries no kill flag and the kernel leaves the bits to us, as
   // for a write. FUSE does not pass capabilities: uid 0 stands for CAP_FSETID.
   if (s && op.caller.uid != 0) kill_suid_sgid(op.fs(), op.caller, op.path, *file, &info);
+  if (s) op.changes->keep(op.node(), info);
   op.reply_status(s);
 }
 
@@ -368,10 +371,12 @@ void Handlers::copy_file_range(Volume::Op& op) {
   FileInfo info;
   Result<void*> from = op.file(in.fh_in, op.node());
   if (!from) return op.reply_status(from.status());
-  Result<void*> to = op.file(in.fh_out, op.vol.nodes().get(in.nodeid_out));
+  Node* out_node = op.vol.nodes().get(in.nodeid_out);
+  Result<void*> to = op.file(in.fh_out, out_node);
   if (!to) return op.reply_status(to.status());
   Result<size_t> n = op.fs().copy_range(op.caller, *from, in.off_in, *to, in.off_out, in.len, &info);
   if (!n) return op.fail(n.err());
+  op.changes->keep(out_node, info);
   fuse_write_out out{static_cast<uint32_t>(*n), 0};
   op.reply.ok(&out, sizeof(out));
 }

@@ -27,7 +27,7 @@ void reply_with_entry(Volume::Op& op, Make make) {
     }
     return op.reply_status(s);
   }
-  op.reply_entry(op.vol.nodes().add_lookup(parent, op.name, info.ino), info);
+  op.reply_entry(op.vol.nodes().add_lookup(parent, op.name, info.ino, info.dev), info);
 }
 
 template <typename Remove>
@@ -77,7 +77,7 @@ void lookup_by_nodeid(Volume::Op& op) {
   if (node == nullptr) return op.fail(ESTALE);
   FileInfo info;
   Status s = op.resolve(node) ? op.fs().get_file_info(op.caller, op.path, nullptr, &info) : Status::error(ESTALE);
-  if (s && info.ino != node->ino) s = Status::error(ESTALE);
+  if (s && !node->is(info.ino, info.dev)) s = Status::error(ESTALE);
   if (!s) {
     nodes.forget(node->nodeid, 1);
     return op.fail(s.err() == ENOENT || s.err() == ENOTDIR ? ESTALE : s.err());

@@ -34,11 +34,11 @@ class SCOPED_CAPABILITY NodeTable::WriteLock {
 // would invert the order open_mutex -> table lock of Volume::Op::file.
 static void*& unreachable_node_context(Node* node) NO_THREAD_SAFETY_ANALYSIS { return node->node_context; }
 
-NodeTable::NodeTable(uint64_t root_ino) {
-  root_ = new Node(kRootId, root_ino);
+NodeTable::NodeTable(uint64_t root_ino, uint64_t root_dev) {
+  root_ = new Node(kRootId, root_ino, root_dev);
   root_->lookups = 1;  // the kernel never forgets the root
   by_id_[kRootId] = root_;
-  if (root_ino != 0) by_ino_[root_ino] = root_;
+  if (root_ino != 0) by_file_[{root_ino, root_dev}] = root_;
 }
 
 NodeTable::~NodeTable() {
@@ -51,18 +51,23 @@ Node* NodeTable::get(uint64_t nodeid) const {
   return it == by_id_.end() ? nullptr : it->second;
 }
 
+void NodeTable::drop_fresh_attrs(uint64_t nodeid) {
+  ReaderLock lock(mutex_);
+  if (auto it = by_id_.find(nodeid); it != by_id_.end()) it->second->fresh.drop();
+}
+
 Node* NodeTable::child(Node* parent, std::string_view name) const {
   ReaderLock lock(mutex_);
   auto it = parent->children.find(name);
   return it == parent->children.end() ? nullptr : it->second;
 }
 
-Node* NodeTable::add_lookup(Node* parent, std::string_view name, uint64_t ino) {
+Node* NodeTable::add_lookup(Node* parent, std::string_view name, uint64_t ino, uint64_t dev) {
   {
     // The common case: the kernel asks again for a name it knew.
     ReaderLock lock(mutex_);
     auto it = parent->children.find(name);
-    if (it != parent->children.end() && it->second->ino == ino && ino != 0) {
+    if (it != parent->children.end() && it->second->is(ino, dev)) {
       it->second->lookups.fetch_add(1, std::memory_order_relaxed);
       return it->second;
     }
@@ -70,35 +75,35 @@ Node* NodeTable::add_lookup(Node* parent, std::string_view name, uint64_t ino) {
   WriterLock lock(mutex_);
   auto it = parent->children.find(name);
   if (it != parent->children.end()) {
-    if (it->second->ino == ino && ino != 0) {
+    if (it->second->is(ino, dev)) {
       it->second->lookups.fetch_add(1, std::memory_order_relaxed);
       return it->second;
     }
     // The name now means another file (changed behind the kernel's back).
     unlink_locked(parent, name);
   }
-  Node* node = find_or_create(ino);
+  Node* node = find_or_create(ino, dev);
   node->links.push_back({parent, std::string(name)});
   parent->children.emplace(std::string(name), node);
   node->lookups.fetch_add(1, std::memory_order_relaxed);
   return node;
 }
 
-Node* NodeTable::add_unnamed(uint64_t ino) {
+Node* NodeTable::add_unnamed(uint64_t ino, uint64_t dev) {
   WriterLock lock(mutex_);
-  Node* node = find_or_create(ino);
+  Node* node = find_or_create(ino, dev);
   node->lookups.fetch_add(1, std::memory_order_relaxed);
   return node;
 }
 
-Node* NodeTable::find_or_create(uint64_t ino) {
+Node* NodeTable::find_or_create(uint64_t ino, uint64_t dev) {
   if (ino != 0) {
-    auto it = by_ino_.find(ino);
-    if (it != by_ino_.end()) return it->second;
+    auto it = by_file_.find({ino, dev});
+    if (it != by_file_.end()) return it->second;
   }
-  Node* node = new Node(next_id_++, ino);
+  Node* node = new Node(next_id_++, ino, dev);
   by_id_[node->nodeid] = node;
-  if (ino != 0) by_ino_[ino] = node;
+  if (ino != 0) by_file_[{ino, dev}] = node;
   return node;
 }
 
@@ -134,8 +139,8 @@ void NodeTable::maybe_free(Node* node) {
     std::vector<Link> links = std::move(node->links);
     by_id_.erase(node->nodeid);
     if (void* context = unreachable_node_context(node)) dropped_.push_back(context);
-    auto ino_it = by_ino_.find(node->ino);
-    if (ino_it != by_ino_.end() && ino_it->second == node) by_ino_.erase(ino_it);
+    auto file_it = by_file_.find({node->ino, node->dev});
+    if (file_it != by_file_.end() && file_it->second == node) by_file_.erase(file_it);
     delete node;
     // Our links pinned their parents; the last one may now go too.
     for (size_t i = 0; i + 1 < links.size(); ++i) {

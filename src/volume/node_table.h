@@ -1,10 +1,12 @@
 // The node table: nodeid <-> file node <-> names, mirroring what the kernel
 // knows (its dentries and inodes), so that every request can be given a path.
 //
-// Nodes are keyed by the file system's index number (FileInfo::ino), so all
-// hard links of a file share one nodeid and the kernel keeps one page cache
-// for them. A node remembers each name the kernel looked up (its links); a
-// path is built from the newest link up to the root.
+// Nodes are keyed by the file's identity, the file system's index number
+// and device (FileInfo::ino, FileInfo::dev), so all hard links of a file
+// share one nodeid and the kernel keeps one page cache for them, while
+// files of different devices with equal index numbers (a mirror that spans
+// several file systems) stay apart. A node remembers each name the kernel
+// looked up (its links); a path is built from the newest link up to the root.
 //
 // Lifetimes (separate counts): `lookups` are the kernel's references (entry
 // replies minus FORGET); `opens` are open handles; `children` pin a parent.
@@ -28,6 +30,7 @@
 #include <vector>
 
 #include "util/mutex.h"
+#include "volume/fresh_attrs.h"
 
 namespace linfsp {
 
@@ -44,9 +47,11 @@ struct Link {
 };
 
 struct Node {
-  Node(uint64_t id, uint64_t index) : nodeid(id), ino(index) {}
+  Node(uint64_t id, uint64_t index, uint64_t device) : nodeid(id), ino(index), dev(device) {}
   const uint64_t nodeid;
   const uint64_t ino;
+  const uint64_t dev;
+  bool is(uint64_t index, uint64_t device) const { return index != 0 && ino == index && dev == device; }
   std::atomic<uint64_t> lookups{0};  // changed under the table lock (shared suffices)
   std::atomic<uint32_t> opens{0};    // likewise
   // Guarded by NodeTable::mutex_ (not annotated: a Node does not know its
@@ -61,12 +66,14 @@ struct Node {
   // requests that come without a handle; closed when the node goes (after the
   // kernel forgot it).
   void* node_context GUARDED_BY(open_mutex) = nullptr;
+  // What the file's last change reported, for the GETATTR that follows it.
+  FreshAttrs fresh;
 };
 
 class NodeTable {
  public:
   static constexpr uint64_t kRootId = 1;
-  explicit NodeTable(uint64_t root_ino);
+  explicit NodeTable(uint64_t root_ino, uint64_t root_dev = 0);
   ~NodeTable();
   NodeTable(const NodeTable&) = delete;
   NodeTable& operator=(const NodeTable&) = delete;
@@ -87,13 +94,13 @@ class NodeTable {
   Node* get(uint64_t nodeid) const;
   // The node the kernel knows under (parent, name), or null.
   Node* child(Node* parent, std::string_view name) const;
-  // The kernel got an entry for (parent, name) -> ino: one more lookup.
-  Node* add_lookup(Node* parent, std::string_view name, uint64_t ino);
+  // The kernel got an entry for (parent, name) -> file (ino, dev): one more lookup.
+  Node* add_lookup(Node* parent, std::string_view name, uint64_t ino, uint64_t dev = 0);
   // One more lookup of the node with this nodeid (or of its parent, the root
   // for the root), for LOOKUP of "." or ".."; null if there is none.
   Node* add_lookup_by_id(uint64_t nodeid, bool parent);
   // The kernel got an entry for a file without a name (O_TMPFILE).
-  Node* add_unnamed(uint64_t ino);
+  Node* add_unnamed(uint64_t ino, uint64_t dev = 0);
   // The kernel forgot `count` lookups of nodeid.
   void forget(uint64_t nodeid, uint64_t count);
   // Builds "/a/b" for node; false if it has no name (unlinked).
@@ -114,6 +121,8 @@ class NodeTable {
   // A rename succeeded; flags as for renameat2.
   void rename(Node* from_parent, std::string_view from, Node* to_parent, std::string_view to,
               unsigned flags);
+  // Drops what the node's FreshAttrs keeps, if the node exists.
+  void drop_fresh_attrs(uint64_t nodeid);
   void add_open(Node* node, void* context);
   void remove_open(Node* node, void* context);
   // Some open context of node (its node_context last), or null.
@@ -128,14 +137,21 @@ class NodeTable {
   std::string check() const;
 
  private:
-  Node* find_or_create(uint64_t ino) REQUIRES(mutex_);
+  Node* find_or_create(uint64_t ino, uint64_t dev) REQUIRES(mutex_);
   void unlink_locked(Node* parent, std::string_view name) REQUIRES(mutex_);
   bool path_locked(const Node* node, std::string* out) const REQUIRES_SHARED(mutex_);
   void maybe_free(Node* node) REQUIRES(mutex_);
 
   mutable SharedMutex mutex_;
   std::unordered_map<uint64_t, Node*> by_id_ GUARDED_BY(mutex_);
-  std::unordered_map<uint64_t, Node*> by_ino_ GUARDED_BY(mutex_);
+  struct FileKey {
+    uint64_t ino, dev;
+    bool operator==(const FileKey&) const = default;
+  };
+  struct FileKeyHash {
+    size_t operator()(const FileKey& k) const { return std::hash<uint64_t>{}(k.ino ^ (k.dev * 0x9e3779b97f4a7c15ULL)); }
+  };
+  std::unordered_map<FileKey, Node*, FileKeyHash> by_file_ GUARDED_BY(mutex_);  // files with ino != 0
   uint64_t next_id_ GUARDED_BY(mutex_) = kRootId + 1;
   Node* root_;
   std::function<void(void*)> closer_;

@@ -205,6 +205,7 @@ void NotifyEngine::resolve(const NotifyChange& c, std::vector<Invalidation>* out
   // a FORGET may free a node at any time.
   NodeTable::Known k = nodes_.known(c.path);
   auto inval_inode = [&](uint64_t nodeid, int64_t offset) {
+    nodes_.drop_fresh_attrs(nodeid);  // the volume's copy is no fresher than the kernel's
     out->push_back({.code = FUSE_NOTIFY_INVAL_INODE, .nodeid = nodeid, .offset = offset});
   };
   switch (c.action) {

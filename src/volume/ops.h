@@ -25,6 +25,7 @@ struct Volume::Op {
   bool pended = false;
   struct DirentWriter* listing = nullptr;  // READDIR: what is encoded so far
   void* pending_file = nullptr;            // WRITE: the open context, for a pending write
+  class NodeChanges* changes = nullptr;     // the nodes this request may change (fresh_attrs.h)
 
   template <typename T>
   const T& arg() const {
@@ -77,6 +78,31 @@ struct DirentWriter {
 // pend; returns true when it did (the pending object answers).
 // REQUIRES: `result` is what the call returned.
 bool went_pending(Volume::Op& op, const Status& result);
+
+// The nodes a request may change, marked as changing (FreshAttrs) while the
+// request runs. A handler that learns a node's new attributes keeps them for
+// the GETATTR that follows; none is kept while a write is pending anywhere
+// (a pending write changes its file after its request thread moved on).
+class NodeChanges {
+ public:
+  NodeChanges(Volume& vol, const session::Request& request);
+  ~NodeChanges();
+  NodeChanges(const NodeChanges&) = delete;
+  NodeChanges& operator=(const NodeChanges&) = delete;
+  void keep(Node* node, const FileInfo& info);
+
+ private:
+  struct Changing {
+    Node* node;
+    uint64_t ticket;
+    bool ended = false;
+  };
+  void add(Node* node);
+  FreshAttrs::Clock::time_point fresh_until() const;
+  Volume& vol_;
+  Changing changing_[3];  // the request's node, and up to two named ones (RENAME)
+  size_t count_ = 0;
+};
 
 // With FUSE_HANDLE_KILLPRIV_V2 the kernel leaves clearing set-user-ID and
 // set-group-ID after a write to us.

@@ -39,8 +39,10 @@ class ReadPending final : public PendingBase<PendingRead> {
 
 class WritePending final : public PendingBase<PendingWrite> {
  public:
-  WritePending(std::shared_ptr<session::Deferred> d, Volume::Op& op, void* file, bool kill_suid)
+  WritePending(std::shared_ptr<session::Deferred> d, Volume::Op& op, void* file, bool kill_suid,
+               std::shared_ptr<std::atomic<int>> pending_writes)
       : PendingBase(std::move(d)),
+        pending_writes_(std::move(pending_writes)),
         fs_(op.fs()),
         caller_(op.caller),
         file_(file),
@@ -48,9 +50,12 @@ class WritePending final : public PendingBase<PendingWrite> {
         data_(op.tail, op.arg<fuse_write_in>().size) {
     caller_.interrupted = nullptr;  // the request thread's flag; ours is the deferred's
     caller_.request = nullptr;
+    ++*pending_writes_;
   }
+  ~WritePending() override { uncount(); }
   std::string_view data() const override { return data_; }
   void complete(Result<size_t> bytes, const FileInfo& info) override {
+    uncount();
     deferred_->answer([&](kernel::Reply& reply) {
       if (!bytes) return void(reply.error(bytes.err()));
       FileInfo updated = info;
@@ -61,6 +66,11 @@ class WritePending final : public PendingBase<PendingWrite> {
   }
 
  private:
+  void uncount() {
+    if (!uncounted_.exchange(true)) --*pending_writes_;
+  }
+  std::shared_ptr<std::atomic<int>> pending_writes_;  // the volume's count
+  std::atomic<bool> uncounted_{false};
   FileSystemBase& fs_;  // lives past every pending request (the session ends them first)
   Caller caller_;
   void* file_;
@@ -120,7 +130,8 @@ std::shared_ptr<PendingWrite> pend_write(const Caller& caller) {
   op->pended = true;
   const auto& in = op->arg<fuse_write_in>();
   void* file = op->pending_file;
-  return std::make_shared<WritePending>(std::move(d), *op, file, in.write_flags & FUSE_WRITE_KILL_SUIDGID);
+  return std::make_shared<WritePending>(std::move(d), *op, file, in.write_flags & FUSE_WRITE_KILL_SUIDGID,
+                                        op->vol.pending_writes());
 }
 
 std::shared_ptr<PendingList> pend_list(const Caller& caller) {

@@ -79,7 +79,7 @@ Status Volume::open_root(session::NotificationQueue& notifications) {
   Status s = fs_.get_file_info(Caller{}, "/", nullptr, &info);
   if (!s) return s;
   if (!S_ISDIR(info.mode)) return Status::error(ENOTDIR, "the file system's root is not a directory");
-  nodes_ = std::make_unique<NodeTable>(info.ino);
+  nodes_ = std::make_unique<NodeTable>(info.ino, info.dev);
   nodes_->set_context_closer([this](void* context) { fs_.close(context); });
   nodes_->set_keep_named(options_.export_support);
   notify_ = std::make_unique<NotifyEngine>(rename_resource_, *nodes_, notifications);
@@ -121,6 +121,8 @@ void Volume::dispatch(session::Request& r) {
     return;
   }
   Op op{*this, r, r.header, r.in, r.name, r.name2, r.tail, r.tail_size, r.caller, r.reply, r.trace};
+  NodeChanges changes(*this, r);
+  op.changes = &changes;
   fn(op);
 }
 

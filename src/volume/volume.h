@@ -62,11 +62,14 @@ class Volume final : public session::Client {
   Resource& rename_resource() RETURN_CAPABILITY(rename_resource_) { return rename_resource_; }
   NotifyEngine& notify() { return *notify_; }
   FileSystemBase& fs() { return fs_; }
+  // Writes pending now (pending.cc counts them; see NodeChanges).
+  const std::shared_ptr<std::atomic<int>>& pending_writes() const { return pending_writes_; }
 
   struct Op;  // one request being handled
 
  private:
   friend struct Handlers;
+  friend class NodeChanges;
   FileSystemBase& fs_;
   const VolumeOptions options_;
   kernel::Negotiated negotiated_;
@@ -78,6 +81,8 @@ class Volume final : public session::Client {
   // Open handles, for close_all().
   Mutex open_mutex_;
   std::unordered_set<OpenFile*> open_files_ GUARDED_BY(open_mutex_);
+  // Writes pending now; while any is, no fresh attributes are kept (NodeChanges).
+  std::shared_ptr<std::atomic<int>> pending_writes_ = std::make_shared<std::atomic<int>>(0);
 };
 
 }  // namespace linfsp

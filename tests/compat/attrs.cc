@@ -461,3 +461,67 @@ GROUP("mknod.regular") {
   CHECK_ERRNO(mknod("dir", S_IFDIR | 0755, 0), EPERM);
   CHECK(!exists("dir"));
 }
+
+namespace {
+
+// Reads all of `path` after dropping its cached pages, so that on FUSE the
+// read reaches the file system: reads served from the page cache never do,
+// and so cannot update atime there (README, memfs).
+void read_uncached(const char* path) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return;
+  posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  char buf[4096];
+  while (read(fd, buf, sizeof(buf)) > 0) {
+  }
+  close(fd);
+}
+
+bool relatime_mount() {
+  struct statvfs sv;
+  if (statvfs(".", &sv) != 0 || !(sv.f_flag & ST_RELATIME) || (sv.f_flag & ST_NOATIME)) {
+    skip("not a relatime mount");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// relatime (the default): a read updates atime when atime is not newer than
+// mtime or ctime, so the first read after a write shows; later reads do not.
+GROUP("atime.relatime") {
+  if (!relatime_mount()) return;
+  put("f", pattern(8192, 3), 0644);
+  age("f");  // atime == mtime: the next read is due
+  pause_for_clock();
+  read_uncached("f");
+  struct stat first = st("f");
+  CHECK(first.st_atime > 1000000000);
+  CHECK(newer(first.st_atim, first.st_ctim));
+  pause_for_clock();
+  read_uncached("f");
+  struct stat second = st("f");
+  CHECK_EQ(second.st_atim.tv_sec, first.st_atim.tv_sec);
+  CHECK_EQ(second.st_atim.tv_nsec, first.st_atim.tv_nsec);
+  // A write makes the next read due again.
+  pause_for_clock();
+  int fd = CHECK_OK(open("f", O_WRONLY));
+  CHECK(write_all(fd, "new", 3, 0));
+  close(fd);
+  pause_for_clock();
+  read_uncached("f");
+  CHECK(newer(st("f").st_atim, st("f").st_mtim));
+}
+
+// Listing a directory is an access of it: under relatime the first listing
+// after a change updates its atime.
+GROUP("atime.directory") {
+  if (!relatime_mount()) return;
+  CHECK_OK(mkdir("d", 0755));
+  put("d/x", "x", 0644);
+  age("d");
+  pause_for_clock();
+  CHECK_EQ(list_dir("d").size(), 1u);
+  CHECK(st("d").st_atime > 1000000000);
+}

@@ -447,5 +447,53 @@ TEST_F(Memfs, ReadOnlyMountRefusesWrites) {
   SYS_FAILS(mkdir(p("d").c_str(), 0755), EROFS);
 }
 
+// atime follows the mount's mode, for every read that reaches MEMFS (the
+// page cache is dropped first; a cached read never reaches it).
+timespec atime_after_uncached_read(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY);
+  if (fd < 0) return {};
+  posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  char buf[4096];
+  while (read(fd, buf, sizeof(buf)) > 0) {
+  }
+  close(fd);
+  struct stat st {};
+  stat(path.c_str(), &st);
+  return st.st_atim;
+}
+
+bool same_time(const timespec& a, const timespec& b) { return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec; }
+
+TEST_F(Memfs, AtimeFollowsTheMountsMode) {
+  const timespec old[2] = {{1000000000, 0}, {1000000000, 0}};
+  // strictatime: every read updates atime.
+  mount({"-o", "strictatime"});
+  ASSERT_TRUE(write_file(p("f"), "data"));
+  timespec first = atime_after_uncached_read(p("f"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));  // lets the clock move on
+  timespec second = atime_after_uncached_read(p("f"));
+  EXPECT_GT(first.tv_sec, 1000000000);
+  EXPECT_FALSE(same_time(first, second)) << "strictatime: the second read must update atime too";
+  // relatime: the second read leaves it.
+  mount({});
+  ASSERT_TRUE(write_file(p("f"), "data"));
+  first = atime_after_uncached_read(p("f"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(same_time(first, atime_after_uncached_read(p("f"))));
+  // noatime: no read updates it, not even the first after a change.
+  mount({"-o", "noatime"});
+  ASSERT_TRUE(write_file(p("f"), "data"));
+  ASSERT_EQ(utimensat(AT_FDCWD, p("f").c_str(), old, 0), 0);
+  EXPECT_EQ(atime_after_uncached_read(p("f")).tv_sec, 1000000000);
+  // nodiratime: listings leave directories alone; reads of files still count.
+  mount({"-o", "nodiratime"});
+  ASSERT_EQ(mkdir(p("d").c_str(), 0755), 0);
+  ASSERT_EQ(utimensat(AT_FDCWD, p("d").c_str(), old, 0), 0);
+  list(p("d"));
+  struct stat st {};
+  ASSERT_EQ(stat(p("d").c_str(), &st), 0);
+  EXPECT_EQ(st.st_atime, 1000000000);
+}
+
 }  // namespace
 }  // namespace linfsp::testing

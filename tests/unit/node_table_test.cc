@@ -37,6 +37,21 @@ TEST(NodeTable, PathsMayBeLongerThanPathMax) {
   EXPECT_EQ(path_of(t, n), expected);
 }
 
+TEST(NodeTable, EqualIndexNumbersOnDifferentDevicesAreDifferentFiles) {
+  // A mirror of a tree with a mount below it: ino 2 on device 8 and ino 2
+  // on device 40 are two files, while two names of one (ino, dev) are links.
+  NodeTable t(2, 8);
+  Node* a = t.add_lookup(t.root(), "a", 2, 40);
+  EXPECT_NE(a, t.root());
+  Node* b = t.add_lookup(t.root(), "b", 2, 40);
+  EXPECT_EQ(a, b);
+  Node* c = t.add_lookup(t.root(), "c", 7, 8);
+  Node* d = t.add_lookup(t.root(), "d", 7, 40);
+  EXPECT_NE(c, d);
+  EXPECT_EQ(path_of(t, t.root()), "/");
+  EXPECT_EQ(t.check(), "");
+}
+
 TEST(NodeTable, NodeContextIsClosedWhenTheNodeGoesOutsideTheLock) {
   NodeTable t(1);
   std::vector<void*> closed;
