@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(g++ cmake make pkg-config libgtest-dev libbenchmark-dev liburing-dev fuse3 spin
-          git sqlite3 rsync tar attr gcc clang)
+          git sqlite3 rsync tar attr gcc clang libfuse3-dev libfuse-dev libtomlplusplus-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -21,6 +21,12 @@ struct Caller {
   // The request behind this caller, for pend_read() and friends; valid only
   // during the operation that received it.
   void* request = nullptr;
+  // The caller's umask, as the kernel sends it with CREATE, MKNOD, MKDIR and
+  // TMPFILE; 0 for every other request. The mode of those requests already
+  // has it applied unless the file system negotiated FUSE_DONT_MASK (the
+  // path API never does; libfuse's FUSE_CAP_DONT_MASK asks for it), in which
+  // case the file system applies it itself.
+  mode_t umask = 0;
   bool is_interrupted() const { return interrupted && interrupted->load(std::memory_order_relaxed); }
   // The caller's supplementary groups, read from /proc (FUSE does not send
   // them). ESRCH when the caller is gone or unknown (pid 0).

@@ -11,6 +11,7 @@
 // - Every operation has a default that returns ENOSYS.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -141,6 +142,23 @@ struct OpenFlags {
   bool cache_listing = false;  // directories: the kernel may cache the listing
 };
 
+// Wakes a poll(2) waiter: the handle poll() receives when the kernel wants
+// to be told that the file became ready. Thread-safe; wake() may be called
+// any number of times, from any thread, while the file system keeps it;
+// after the unmount it does nothing (ESHUTDOWN).
+class PollWaker {
+ public:
+  virtual ~PollWaker() = default;
+  virtual Status wake() = 0;
+};
+
+// What a path-API file system asks of the kernel when it mounts; asked once,
+// after mounted() is due and before the kernel's INIT is answered.
+struct MountWants {
+  bool posix_locks = false;  // fcntl locks reach get_lock/set_lock (else the kernel keeps them local)
+  bool flock_locks = false;  // flock(2) reaches flock() (else the kernel keeps them local)
+};
+
 // Paths and open contexts. `path` is absolute from the volume root ("/",
 // "/a/b"). Where an operation takes both a `path` and a `file`:
 // - file != null: the kernel named an open file (its handle, or the volume's
@@ -236,6 +254,44 @@ class FileSystemBase {
   virtual Status list_xattr(const Caller& caller, const std::string& path, void* file, std::string* names);
   virtual Status remove_xattr(const Caller& caller, const std::string& path, void* file,
                               const std::string& name);
+
+  // Operations most file systems leave to the kernel. `file` is an open
+  // context of the file system's (a file's, or a directory's where said).
+
+  // Asked once before the kernel's INIT is answered. Default: no locks (the
+  // kernel keeps POSIX and flock locks itself, per mount).
+  virtual void wants(MountWants* wants);
+  // ioctl(2) on an open file or directory (FUSE_IOCTL_DIR in `flags`;
+  // FUSE_IOCTL_COMPAT for a 32-bit caller). The kernel sends only commands
+  // whose argument size it knows from `cmd`: `in` holds the _IOC_WRITE
+  // argument, and up to `out_size` bytes of the _IOC_READ result go in
+  // *out. Returns ioctl's result.
+  virtual Result<int> ioctl(const Caller& caller, void* file, unsigned cmd, uint64_t arg, unsigned flags,
+                            std::string_view in, size_t out_size, std::string* out);
+  // poll(2): sets *revents to the ready events among `events`. With a
+  // non-null `waker` the kernel waits for waker->wake() before it asks
+  // again; keep the newest one per file and wake it when the file becomes
+  // ready. ENOSYS (the default) makes the kernel report the file always ready.
+  virtual Status poll(const Caller& caller, void* file, unsigned events, std::shared_ptr<PollWaker> waker,
+                      unsigned* revents);
+  // POSIX record locks (fcntl F_GETLK/F_SETLK/F_SETLKW), only with
+  // MountWants::posix_locks. `owner` identifies the lock owner; `lock` has
+  // l_whence SEEK_SET, l_len 0 meaning "to the end". get_lock sets
+  // lock->l_type to F_UNLCK when nothing conflicts, else the conflicting lock.
+  // set_lock with `wait` blocks (the caller may interrupt: EINTR).
+  virtual Status get_lock(const Caller& caller, void* file, uint64_t owner, struct flock* lock);
+  virtual Status set_lock(const Caller& caller, void* file, uint64_t owner, const struct flock& lock,
+                          bool wait);
+  // flock(2), only with MountWants::flock_locks: LOCK_SH, LOCK_EX or
+  // LOCK_UN, with LOCK_NB when the caller will not wait.
+  virtual Status flock(const Caller& caller, void* file, uint64_t owner, int operation);
+  // FIBMAP on a block-device-backed mount: the device block of file block
+  // `block` (blocks of `block_size` bytes). `path` is never empty.
+  virtual Result<uint64_t> bmap(const Caller& caller, const std::string& path, size_t block_size,
+                                uint64_t block);
+  // fsync(2) of an open directory (its open_directory context). ENOSYS (the
+  // default): nothing to sync, the call succeeds.
+  virtual Status fsync_directory(const Caller& caller, void* dir, bool datasync);
 };
 
 }  // namespace linfsp

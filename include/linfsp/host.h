@@ -68,6 +68,10 @@ struct HostOptions {
   // are mount(2)'s MS_* values. nosuid and nodev stay on unless -o suid or
   // -o dev clears them; only a privileged mount honours that.
   uint32_t mount_flags = kMountNoSuid | kMountNoDev;
+  // --ready-fd N: once mounted, run() writes "READY=1\n" to descriptor N and
+  // closes it, so that a starter (fsp-launcherd) knows the mount is usable;
+  // -1: none. run() also sends READY=1 to $NOTIFY_SOCKET when it is set.
+  int ready_fd = -1;
   // -h/--help, --version: the program should print usage() or version() and exit 0.
   bool help = false;
   bool version = false;
@@ -127,8 +131,17 @@ class FileSystemHost final : public Notifier {
   FileSystemHost(const FileSystemHost&) = delete;
   FileSystemHost& operator=(const FileSystemHost&) = delete;
 
-  // Checks the mount point, mounts, answers INIT, starts the request threads.
+  // Checks the mount point, mounts, answers INIT, starts the request threads:
+  // mount() then serve().
   Status start();
+  // start() in two steps, for a program that forks between them (libfuse's
+  // fuse_session_mount, fuse_daemonize, fuse_session_loop): mount() opens
+  // /dev/fuse and mounts; serve() answers INIT and starts the request
+  // threads (`threads`, 0: options().threads), in the process that serves.
+  Status mount();
+  Status serve(unsigned threads = 0);
+  // The /dev/fuse descriptor between mount() and serve(), else -1.
+  int fuse_fd() const;
   // Unmounts (lazily if busy) and stops the request threads. Idempotent.
   void stop();
   // Blocks until the volume is unmounted from outside or stop() is called.

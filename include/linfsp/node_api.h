@@ -115,6 +115,12 @@ class NodeRequest {
   bool reply_bmap(uint64_t block);
   bool reply_lseek(off_t offset);
   bool reply_ioctl(int result, const void* data, size_t size);
+  bool reply_ioctl(int result, std::span<const iovec> pieces);
+  // An unrestricted ioctl (FUSE_IOCTL_UNRESTRICTED in `flags`) whose
+  // argument the kernel could not know: asks it to send the request again
+  // with these areas of the caller's memory read (in) and room for these
+  // (out). iov_base holds the caller's address. At most 256 of each.
+  bool reply_ioctl_retry(std::span<const iovec> in, std::span<const iovec> out);
   bool reply_poll(unsigned revents);
 
  private:
@@ -174,12 +180,33 @@ struct NodeMountWants {
   bool export_support = false;  // file handles: LOOKUP of "." and ".." may come
 };
 
+// The INIT negotiation in full, for a file system that tunes it (libfuse's
+// init(userdata, conn) does). Flags are the INIT flags of <linux/fuse.h>
+// (FUSE_ASYNC_READ, FUSE_WRITEBACK_CACHE...), flags2 in bits 32..63.
+struct NodeInit {
+  // What the running kernel offers (read-only).
+  uint32_t proto_major = 0, proto_minor = 0;
+  uint64_t offered = 0;
+  uint32_t kernel_max_readahead = 0;
+  // What LinFsp will answer, preset from the host's options and wants();
+  // negotiate() may change each. Flags the kernel did not offer are dropped.
+  uint64_t flags = 0;
+  uint32_t max_write = 0;      // bytes; clamped to 4 KiB .. 1 MiB
+  uint32_t max_readahead = 0;  // bytes; the kernel's offer caps it
+  uint16_t max_background = 0;
+  uint16_t congestion_threshold = 0;  // 0: three quarters of max_background
+  uint32_t time_gran = 1;             // ns
+};
+
 class NodeFileSystem {
  public:
   virtual ~NodeFileSystem() = default;
 
-  // Asked before the kernel's INIT is answered.
+  // Asked before mounting.
   virtual void wants(NodeMountWants* wants);
+  // Asked with the kernel's offer while INIT is answered, on the thread that
+  // serves (after wants(), before init() and before any request).
+  virtual void negotiate(NodeInit* init);
 
   // Mounted and serving; `notifier` lives until destroy().
   virtual void init(NodeNotifier& notifier);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cerrno>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
@@ -30,7 +31,11 @@ class Status {
   // A positive errno value, or 0.
   int err() const { return err_; }
   // The message, or strerror() of the errno when none was given.
-  std::string message() const;
+  std::string message() const {
+    if (message_) return *message_;
+    if (err_ == kPending) return "pending";
+    return err_ == 0 ? "OK" : std::strerror(err_);
+  }
 
  private:
   static constexpr int kPending = -1;

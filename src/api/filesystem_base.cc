@@ -12,12 +12,6 @@ namespace {
 Status unsupported() { return Status::error(ENOSYS); }
 }  // namespace
 
-std::string Status::message() const {
-  if (message_) return *message_;
-  if (err_ == kPending) return "pending";
-  return err_ == 0 ? "OK" : std::strerror(err_);
-}
-
 void FileSystemBase::mounted(Notifier&) {}
 void FileSystemBase::unmounting() {}
 Status FileSystemBase::get_volume_info(const Caller&, VolumeInfo*) { return unsupported(); }
@@ -101,5 +95,20 @@ Status FileSystemBase::list_xattr(const Caller&, const std::string&, void*, std:
 Status FileSystemBase::remove_xattr(const Caller&, const std::string&, void*, const std::string&) {
   return unsupported();
 }
+
+// The operations most file systems leave to the kernel.
+void FileSystemBase::wants(MountWants*) {}
+Result<int> FileSystemBase::ioctl(const Caller&, void*, unsigned, uint64_t, unsigned, std::string_view, size_t,
+                                  std::string*) {
+  return unsupported();
+}
+Status FileSystemBase::poll(const Caller&, void*, unsigned, std::shared_ptr<PollWaker>, unsigned*) {
+  return unsupported();
+}
+Status FileSystemBase::get_lock(const Caller&, void*, uint64_t, struct flock*) { return unsupported(); }
+Status FileSystemBase::set_lock(const Caller&, void*, uint64_t, const struct flock&, bool) { return unsupported(); }
+Status FileSystemBase::flock(const Caller&, void*, uint64_t, int) { return unsupported(); }
+Result<uint64_t> FileSystemBase::bmap(const Caller&, const std::string&, size_t, uint64_t) { return unsupported(); }
+Status FileSystemBase::fsync_directory(const Caller&, void*, bool) { return unsupported(); }
 
 }  // namespace linfsp

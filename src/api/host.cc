@@ -18,6 +18,7 @@
 #include "kernel/channel.h"
 #include "linfsp/node_api.h"
 #include "nodes/node_adapter.h"
+#include "readiness.h"
 #include "util/mutex.h"
 #include "volume/volume.h"
 
@@ -33,11 +34,13 @@ struct FileSystemHost::State {
   std::string mountpoint;  // absolute
   Mutex mutex;             // serialises start/stop
   bool running GUARDED_BY(mutex) = false;
+  int fuse_fd GUARDED_BY(mutex) = -1;  // mounted, not yet served (mount() .. serve())
+  NodeMountWants node_wants;           // asked at mount()
 };
 
 namespace {
 
-Status check_mountpoint(const std::string& given, bool allow_nonempty, std::string* absolute) {
+Status check_mountpoint(const std::string& given, bool allow_nonempty, std::string* absolute, mode_t* type) {
   struct stat st;
   if (stat(given.c_str(), &st) < 0) {
     int err = errno;
@@ -49,13 +52,18 @@ Status check_mountpoint(const std::string& given, bool allow_nonempty, std::stri
     if (err == ENOENT) return Status::error(err, "mount point " + given + " does not exist");
     return Status::error(err, "mount point " + given + ": " + std::strerror(err));
   }
-  if (!S_ISDIR(st.st_mode)) return Status::error(ENOTDIR, "mount point " + given + " is not a directory");
+  // As libfuse: a directory, or a regular file for a root that is a file.
+  if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+    return Status::error(ENOTDIR, "mount point " + given + " is not a directory or a regular file");
+  }
+  *type = st.st_mode & S_IFMT;
   char buf[PATH_MAX];
   if (realpath(given.c_str(), buf) == nullptr) {
     return Status::error(errno, "mount point " + given + ": " + std::strerror(errno));
   }
   *absolute = buf;
-  if (allow_nonempty) return Status::ok();
+  // A file's contents are no entries to hide: libfuse 3 mounts over any file.
+  if (allow_nonempty || S_ISREG(st.st_mode)) return Status::ok();
   DIR* d = opendir(buf);
   if (d == nullptr) return Status::error(errno, "mount point " + given + ": " + std::strerror(errno));
   bool empty = true;
@@ -83,14 +91,22 @@ FileSystemHost::FileSystemHost(NodeFileSystem& fs, HostOptions options)
 FileSystemHost::~FileSystemHost() { stop(); }
 
 Status FileSystemHost::start() {
+  if (Status s = mount(); !s) return s;
+  return serve();
+}
+
+Status FileSystemHost::mount() {
   State& st = *state_;
   MutexLock lock(st.mutex);
-  if (st.running) return Status::error(EBUSY, "already started");
-  if (Status s = check_mountpoint(options_.mountpoint, options_.allow_nonempty, &st.mountpoint); !s) {
+  if (st.running || st.fuse_fd >= 0) return Status::error(EBUSY, "already mounted");
+  mode_t root_type = S_IFDIR;
+  if (Status s = check_mountpoint(options_.mountpoint, options_.allow_nonempty, &st.mountpoint, &root_type); !s) {
     return s;
   }
   st.notifications = std::make_unique<session::NotificationQueue>(options_.debug);
   session::Client* client;
+  st.volume.reset();
+  st.nodes.reset();
   if (fs_) {
     VolumeOptions vo;
     vo.entry_timeout = options_.entry_timeout;
@@ -100,6 +116,7 @@ Status FileSystemHost::start() {
     vo.no_open = options_.no_open;
     vo.export_support = options_.export_support;
     vo.debug = options_.debug;
+    vo.root_type = root_type;
     st.volume = std::make_unique<Volume>(*fs_, vo);
     if (Status s = st.volume->open_root(*st.notifications); !s) return s;
     client = st.volume.get();
@@ -117,11 +134,34 @@ Status FileSystemHost::start() {
   mo.default_permissions = options_.default_permissions;
   mo.read_only = options_.read_only;
   mo.flags = options_.mount_flags;  // kMount* bits are MS_* values
+  if (node_fs_) {
+    // Asked before mounting, as before.
+    NodeMountWants w;
+    node_fs_->wants(&w);
+    st.node_wants = w;
+  }
   Result<int> fd = kernel::mount_fuse(mo);
   if (!fd) return fd.status();
+  st.fuse_fd = *fd;
+  return Status::ok();
+}
+
+int FileSystemHost::fuse_fd() const {
+  MutexLock lock(state_->mutex);
+  return state_->fuse_fd;
+}
+
+Status FileSystemHost::serve(unsigned threads) {
+  State& st = *state_;
+  MutexLock lock(st.mutex);
+  if (st.running) return Status::error(EBUSY, "already serving");
+  if (st.fuse_fd < 0) return Status::error(ENOTCONN, "not mounted");
+  // The transport owns the descriptor from here on.
+  const int fd = st.fuse_fd;
+  st.fuse_fd = -1;
   // The io_uring transport asks INIT for FUSE_OVER_IO_URING itself and falls
   // back to /dev/fuse when it cannot have it.
-  st.transport = options_.uring ? kernel::make_uring_transport(*fd) : kernel::make_dev_transport(*fd);
+  st.transport = options_.uring ? kernel::make_uring_transport(fd) : kernel::make_dev_transport(fd);
 
   kernel::InitWants wants;
   // No FUSE_ASYNC_DIO: the kernel drops cached pages after a direct write
@@ -138,11 +178,38 @@ Status FileSystemHost::start() {
   // O_TRUNC in OPEN, unless there is no OPEN: then the kernel truncates with SETATTR.
   if (!options_.no_open) wants.flags |= FUSE_ATOMIC_O_TRUNC;
   if (node_fs_) {
-    NodeMountWants w;
-    node_fs_->wants(&w);
+    const NodeMountWants& w = st.node_wants;
     if (w.posix_locks) wants.flags |= FUSE_POSIX_LOCKS;
     if (w.flock_locks) wants.flags |= FUSE_FLOCK_LOCKS;
     if (w.export_support) wants.flags |= FUSE_EXPORT_SUPPORT;
+    NodeFileSystem* nfs = node_fs_;
+    wants.negotiate = [nfs](const kernel::InitOffer& offer, kernel::InitWants* w) {
+      NodeInit ni;
+      ni.proto_major = offer.major;
+      ni.proto_minor = offer.minor;
+      ni.offered = offer.flags;
+      ni.kernel_max_readahead = offer.max_readahead;
+      ni.flags = w->flags;
+      ni.max_write = w->max_write;
+      ni.max_readahead = std::min(w->max_readahead, offer.max_readahead);
+      ni.max_background = w->max_background;
+      ni.congestion_threshold = w->congestion_threshold;
+      ni.time_gran = w->time_gran;
+      nfs->negotiate(&ni);
+      w->flags = ni.flags;
+      w->max_write = ni.max_write;
+      w->max_readahead = ni.max_readahead;
+      w->max_background = ni.max_background;
+      w->congestion_threshold = ni.congestion_threshold;
+      w->time_gran = ni.time_gran;
+    };
+  }
+  if (fs_) {
+    // Locks reach a path-API file system only if it implements them.
+    MountWants w;
+    fs_->wants(&w);
+    if (w.posix_locks) wants.flags |= FUSE_POSIX_LOCKS;
+    if (w.flock_locks) wants.flags |= FUSE_FLOCK_LOCKS;
   }
   wants.max_write = options_.max_write;
   Result<kernel::Negotiated> neg = st.transport->init(wants);
@@ -153,8 +220,12 @@ Status FileSystemHost::start() {
   }
   st.negotiated = *neg;
   if (st.volume) st.volume->set_negotiated(*neg);
-  unsigned threads = options_.threads ? options_.threads : std::max(2u, std::thread::hardware_concurrency());
+  // A node-level file system may notify from its first request on.
+  if (node_fs_) node_fs_->init(*st.nodes);
+  if (threads == 0) threads = options_.threads;
+  if (threads == 0) threads = std::max(2u, std::thread::hardware_concurrency());
   if (Status s = st.transport->start(*st.session, threads); !s) {
+    if (node_fs_) node_fs_->destroy();
     st.transport.reset();
     kernel::unmount_fuse(st.mountpoint, true);
     return s;
@@ -164,8 +235,6 @@ Status FileSystemHost::start() {
   if (st.volume) {
     st.volume->notify().start();
     fs_->mounted(*this);
-  } else {
-    node_fs_->init(*st.nodes);
   }
   if (options_.debug) std::fprintf(stderr, "linfsp: %s\n", protocol_description().c_str());
   return Status::ok();
@@ -174,6 +243,13 @@ Status FileSystemHost::start() {
 void FileSystemHost::stop() {
   State& st = *state_;
   MutexLock lock(st.mutex);
+  if (st.fuse_fd >= 0) {
+    // Mounted, never served: nothing runs yet.
+    close(st.fuse_fd);
+    st.fuse_fd = -1;
+    if (!kernel::unmount_fuse(st.mountpoint, false)) kernel::unmount_fuse(st.mountpoint, true);
+    return;
+  }
   if (!st.running) return;
   st.running = false;
   if (st.volume) {
@@ -213,6 +289,7 @@ int FileSystemHost::run() {
   const char* unmount = geteuid() == 0 ? "umount" : "fusermount3 -u";
   std::fprintf(stderr, "%s: mounted at %s (unmount with: %s %s, or stop this process)\n",
                name.c_str(), state_->mountpoint.c_str(), unmount, state_->mountpoint.c_str());
+  announce_ready(options_.ready_fd);  // the mount is usable: tell the starter
   int sfd = signalfd(-1, &signals, SFD_CLOEXEC);
   int efd = eventfd(0, EFD_CLOEXEC);
   std::thread watcher([this, efd] {

@@ -194,6 +194,13 @@ std::vector<Option> host_options(HostOptions* o) {
       {{"-t", "--threads"}, "N", "request threads (default: CPUs, at least 2)",
        set_narrow_count(&o->threads, 1, 256)},
       {{"--uring", "uring"}, "", "serve over FUSE-over-io_uring", set_flag(&o->uring, true)},
+      {{"--ready-fd"}, "N", "write READY=1 to descriptor N once mounted (for a starter)",
+       [o](const std::string& v) {
+         uint64_t n = 0;
+         Status s = set_count(&n, 0, 1 << 20)(v);
+         if (s) o->ready_fd = static_cast<int>(n);
+         return s;
+       }},
       {{"--entry-timeout", "entry_timeout"}, "S", "kernel name cache timeout in seconds",
        set_seconds(&o->entry_timeout)},
       {{"--attr-timeout", "attr_timeout"}, "S", "kernel attribute cache timeout in seconds",

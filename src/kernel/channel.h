@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -37,6 +38,13 @@ Result<int> mount_fuse(const MountOptions& options);
 // Unmounts; `lazy` detaches a busy mount (MNT_DETACH / fusermount3 -z).
 Status unmount_fuse(const std::string& mountpoint, bool lazy);
 
+// What the kernel offers in its INIT request.
+struct InitOffer {
+  uint32_t major = 0, minor = 0;
+  uint64_t flags = 0;  // FUSE_* init flags, flags2 in bits 32..63
+  uint32_t max_readahead = 0;
+};
+
 // What the file system asks of INIT; the channel keeps what the kernel offers.
 struct InitWants {
   uint64_t flags = 0;  // FUSE_* init flags, bits 32..63 included
@@ -45,6 +53,13 @@ struct InitWants {
   // Asynchronous requests (readahead, async direct I/O) the kernel keeps in
   // flight; requests a file system leaves pending count against it.
   uint16_t max_background = 256;
+  uint16_t congestion_threshold = 0;  // 0: three quarters of max_background
+  uint32_t time_gran = 1;             // timestamp granularity in ns (1 .. 10^9)
+  // Asked with the kernel's offer before INIT is answered (on the thread that
+  // reads INIT); may change every field above. Flags the kernel did not
+  // offer are dropped afterwards; the transport adds its own (INIT_EXT,
+  // MAX_PAGES, BIG_WRITES, OVER_IO_URING) whatever the callback says.
+  std::function<void(const InitOffer& offer, InitWants* wants)> negotiate;
 };
 
 // The outcome of INIT.

@@ -88,7 +88,9 @@ class DevTransport final : public Transport {
   std::once_flag joined_;
 };
 
-Result<Negotiated> DevTransport::init(const InitWants& wants) {
+Result<Negotiated> DevTransport::init(const InitWants& asked) {
+  InitWants wants = asked;
+  wants.negotiate = nullptr;
   max_write_ = wants.max_write;
   DevSink sink(fd_);
   std::vector<char> buf(buffer_size());
@@ -125,6 +127,15 @@ Result<Negotiated> DevTransport::init(const InitWants& wants) {
     neg.minor = std::min(in.minor, kMaxMinor);
     neg.kernel_flags = in.flags;
     if (in.flags & FUSE_INIT_EXT) neg.kernel_flags |= static_cast<uint64_t>(in.flags2) << 32;
+    if (asked.negotiate) {
+      // The transport's own flags survive whatever the file system answers.
+      const uint64_t own = asked.flags & kInitOverIoUring;
+      asked.negotiate(InitOffer{in.major, in.minor, neg.kernel_flags, in.max_readahead}, &wants);
+      wants.flags |= own;
+      wants.max_write = std::clamp<uint32_t>(wants.max_write, 4096, 1u << 20);
+      wants.time_gran = std::clamp<uint32_t>(wants.time_gran, 1, 1000000000);
+      max_write_ = wants.max_write;
+    }
     uint64_t want = wants.flags | FUSE_INIT_EXT | FUSE_MAX_PAGES | FUSE_BIG_WRITES;
     neg.flags = want & neg.kernel_flags;
     uint32_t page = static_cast<uint32_t>(sysconf(_SC_PAGESIZE));
@@ -137,9 +148,11 @@ Result<Negotiated> DevTransport::init(const InitWants& wants) {
     out.flags = static_cast<uint32_t>(neg.flags);
     out.flags2 = static_cast<uint32_t>(neg.flags >> 32);
     out.max_background = wants.max_background;
-    out.congestion_threshold = static_cast<uint16_t>(wants.max_background * 3 / 4);
+    out.congestion_threshold = wants.congestion_threshold
+                                   ? wants.congestion_threshold
+                                   : static_cast<uint16_t>(wants.max_background * 3 / 4);
     out.max_write = neg.max_write;
-    out.time_gran = 1;
+    out.time_gran = wants.time_gran;
     out.max_pages = neg.max_pages;
     size_t out_size = neg.minor < 5 ? 8 : neg.minor < 23 ? 24 : sizeof(out);
     Reply(sink, hdr.unique).ok(&out, out_size);

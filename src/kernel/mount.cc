@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -123,14 +124,19 @@ Result<int> mount_unprivileged(const MountOptions& o) {
 Result<int> mount_fuse(const MountOptions& o) {
   struct stat st;
   if (stat(o.mountpoint.c_str(), &st) < 0) return sys_error("mount point " + o.mountpoint);
-  if (!S_ISDIR(st.st_mode)) {
-    return Status::error(ENOTDIR, "mount point " + o.mountpoint + " is not a directory");
+  // As libfuse: a directory, or a regular file (a file system whose root is a
+  // file); the kernel takes the root's type from rootmode.
+  if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+    return Status::error(ENOTDIR, "mount point " + o.mountpoint + " is not a directory or a regular file");
   }
+  // fusermount3 derives rootmode from the mount point itself.
   if (geteuid() != 0) return mount_unprivileged(o);
 
   int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
   if (fd < 0) return sys_error("open /dev/fuse");
-  std::string data = "fd=" + std::to_string(fd) + ",rootmode=40000,user_id=" +
+  char rootmode[16];
+  std::snprintf(rootmode, sizeof rootmode, "%o", static_cast<unsigned>(st.st_mode & S_IFMT));
+  std::string data = "fd=" + std::to_string(fd) + ",rootmode=" + rootmode + ",user_id=" +
                      std::to_string(getuid()) + ",group_id=" + std::to_string(getgid());
   if (o.allow_other) data += ",allow_other";
   if (o.default_permissions) data += ",default_permissions";

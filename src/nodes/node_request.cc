@@ -214,6 +214,29 @@ bool NodeRequest::reply_ioctl(int result, const void* data, size_t size) {
     return r.ok({iov, size ? 2u : 1u});
   });
 }
+bool NodeRequest::reply_ioctl(int result, std::span<const iovec> pieces) {
+  fuse_ioctl_out out{result, 0, 0, 0};
+  std::vector<iovec> iov;
+  iov.reserve(pieces.size() + 1);
+  iov.push_back({&out, sizeof(out)});
+  for (const iovec& p : pieces) {
+    if (p.iov_len) iov.push_back(p);
+  }
+  return state_->answer([&](kernel::Reply& r) { return r.ok(iov); });
+}
+bool NodeRequest::reply_ioctl_retry(std::span<const iovec> in, std::span<const iovec> out) {
+  if (in.size() > FUSE_IOCTL_MAX_IOV || out.size() > FUSE_IOCTL_MAX_IOV) return reply_error(ENOMEM);
+  fuse_ioctl_out head{0, FUSE_IOCTL_RETRY, static_cast<uint32_t>(in.size()), static_cast<uint32_t>(out.size())};
+  // The kernel reads 64-bit (base, len) pairs, ins first.
+  std::vector<fuse_ioctl_iovec> areas;
+  areas.reserve(in.size() + out.size());
+  for (const iovec& v : in) areas.push_back({reinterpret_cast<uint64_t>(v.iov_base), v.iov_len});
+  for (const iovec& v : out) areas.push_back({reinterpret_cast<uint64_t>(v.iov_base), v.iov_len});
+  return state_->answer([&](kernel::Reply& r) {
+    iovec iov[2] = {{&head, sizeof(head)}, {areas.data(), areas.size() * sizeof(fuse_ioctl_iovec)}};
+    return r.ok({iov, areas.empty() ? 1u : 2u});
+  });
+}
 bool NodeRequest::reply_poll(unsigned revents) { return state_->answer(with(fuse_poll_out{revents, 0})); }
 
 DirentBuffer::DirentBuffer(size_t room, bool plus) : room_(room), plus_(plus) { buffer_.reserve(std::min<size_t>(room, 1 << 16)); }
@@ -272,6 +295,7 @@ bool DirentBuffer::add_plus(std::string_view name, const EntryReply& entry, off_
 
 // Defaults: not supported.
 void NodeFileSystem::wants(NodeMountWants*) {}
+void NodeFileSystem::negotiate(NodeInit*) {}
 void NodeFileSystem::init(NodeNotifier&) {}
 void NodeFileSystem::destroy() {}
 void NodeFileSystem::lookup(NodeRequest req, uint64_t, std::string_view) { req.reply_error(ENOSYS); }

@@ -313,6 +313,21 @@ void Session::handle(const kernel::Request& raw, kernel::Reply& reply) {
   Request request{h, *info, raw.body, names[0], names[1], p, left,
                   Caller{h.uid, h.gid, static_cast<pid_t>(h.pid), slot ? &slot->interrupted : nullptr},
                   reply, {}, registry_.get(), slot, nullptr};
+  // The caller's umask comes with the requests that create files.
+  switch (h.opcode) {
+    case FUSE_CREATE:
+    case FUSE_TMPFILE:
+      request.caller.umask = request.arg<fuse_create_in>().umask;
+      break;
+    case FUSE_MKNOD:
+      request.caller.umask = request.arg<fuse_mknod_in>().umask;
+      break;
+    case FUSE_MKDIR:
+      request.caller.umask = request.arg<fuse_mkdir_in>().umask;
+      break;
+    default:
+      break;
+  }
   auto start = debug_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   const char* escaped = nullptr;
   try {

@@ -166,6 +166,16 @@ void Handlers::releasedir(Volume::Op& op) {
   op.reply.ok();
 }
 
-void Handlers::fsyncdir(Volume::Op& op) { op.reply.ok(); }
+void Handlers::fsyncdir(Volume::Op& op) {
+  // Handle 0: the kernel opened the directory itself; nothing of ours to sync.
+  const auto& in = op.arg<fuse_fsync_in>();
+  if (in.fh == 0) {
+    op.reply.ok();
+    return;
+  }
+  Status s = op.fs().fsync_directory(op.caller, Volume::Op::handle(in.fh)->context,
+                                     in.fsync_flags & FUSE_FSYNC_FDATASYNC);
+  op.reply_status(s.err() == ENOSYS ? Status::ok() : s);  // nothing to sync
+}
 
 }  // namespace linfsp

@@ -162,7 +162,7 @@ void Volume::Op::keep_open(Node* node, const std::string& path) {
 void Handlers::getattr(Volume::Op& op) {
   const auto& in = op.arg<fuse_getattr_in>();
   FileInfo info;
-  if (Node* node = op.node(); node && node->fresh.get(&info)) return op.reply_attr(info);
+  if (Node* node = op.node(); node && node->fresh->get(&info)) return op.reply_attr(info);
   Status s = (in.getattr_flags & FUSE_GETATTR_FH) && in.fh != 0
                  ? op.fs().get_file_info(op.caller, op.path, context_of(in.fh), &info)
                  : with_path(op, [&](void* file) { return op.fs().get_file_info(op.caller, op.path, file, &info); });
@@ -316,7 +316,7 @@ void Handlers::write(Volume::Op& op) {
   if (went_pending(op, n.status())) return;
   if (!n) return op.fail(n.err());
   if (in.write_flags & FUSE_WRITE_KILL_SUIDGID) kill_suid_sgid(op.fs(), op.caller, op.path, *file, &info);
-  op.changes->keep(op.node(), info);
+  op.changes->keep(op.header.nodeid, info);
   fuse_write_out out{static_cast<uint32_t>(*n), 0};
   op.reply.ok(&out, sizeof(out));
 }
@@ -348,7 +348,7 @@ void Handlers::fallocate(Volume::Op& op) {
   // FALLOCATE carries no kill flag and the kernel leaves the bits to us, as
   // for a write. FUSE does not pass capabilities: uid 0 stands for CAP_FSETID.
   if (s && op.caller.uid != 0) kill_suid_sgid(op.fs(), op.caller, op.path, *file, &info);
-  if (s) op.changes->keep(op.node(), info);
+  if (s) op.changes->keep(op.header.nodeid, info);
   op.reply_status(s);
 }
 
@@ -376,7 +376,7 @@ void Handlers::copy_file_range(Volume::Op& op) {
   if (!to) return op.reply_status(to.status());
   Result<size_t> n = op.fs().copy_range(op.caller, *from, in.off_in, *to, in.off_out, in.len, &info);
   if (!n) return op.fail(n.err());
-  op.changes->keep(out_node, info);
+  op.changes->keep(in.nodeid_out, info);
   fuse_write_out out{static_cast<uint32_t>(*n), 0};
   op.reply.ok(&out, sizeof(out));
 }

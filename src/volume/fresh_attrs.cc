@@ -62,31 +62,36 @@ bool changes_nothing(const session::Request& r) {
 
 NodeChanges::NodeChanges(Volume& vol, const session::Request& r) : vol_(vol) {
   if (vol.nodes_ == nullptr || changes_nothing(r)) return;
-  NodeTable& nodes = *vol.nodes_;
-  Node* node = nodes.get(r.header.nodeid);
-  add(node);
+  const NodeTable& nodes = *vol.nodes_;
+  const uint64_t nodeid = r.header.nodeid;
+  add(nodes.fresh_attrs(nodeid), nodeid);
   switch (r.header.opcode) {
     case FUSE_UNLINK: case FUSE_RMDIR:
-      if (node) add(nodes.child(node, r.name));
+      add(nodes.fresh_attrs(nodeid, r.name), 0);
       break;
     case FUSE_RENAME: case FUSE_RENAME2: {
       uint64_t to = r.header.opcode == FUSE_RENAME ? r.arg<fuse_rename_in>().newdir : r.arg<fuse_rename2_in>().newdir;
-      if (node) add(nodes.child(node, r.name));
-      if (Node* dir = nodes.get(to)) add(nodes.child(dir, r.name2));
+      add(nodes.fresh_attrs(nodeid, r.name), 0);
+      add(nodes.fresh_attrs(to, r.name2), 0);
       break;
     }
-    case FUSE_LINK:
-      add(nodes.get(r.arg<fuse_link_in>().oldnodeid));
+    case FUSE_LINK: {
+      uint64_t old_node = r.arg<fuse_link_in>().oldnodeid;
+      add(nodes.fresh_attrs(old_node), old_node);
       break;
-    case FUSE_COPY_FILE_RANGE:
-      add(nodes.get(r.arg<fuse_copy_file_range_in>().nodeid_out));
+    }
+    case FUSE_COPY_FILE_RANGE: {
+      uint64_t out = r.arg<fuse_copy_file_range_in>().nodeid_out;
+      add(nodes.fresh_attrs(out), out);
       break;
+    }
   }
 }
 
-void NodeChanges::add(Node* node) {
-  if (node == nullptr || count_ == std::size(changing_)) return;
-  changing_[count_++] = Changing{node, node->fresh.begin()};
+void NodeChanges::add(std::shared_ptr<FreshAttrs> fresh, uint64_t nodeid) {
+  if (fresh == nullptr || count_ == std::size(changing_)) return;
+  uint64_t ticket = fresh->begin();
+  changing_[count_++] = Changing{std::move(fresh), nodeid, ticket};
 }
 
 FreshAttrs::Clock::time_point NodeChanges::fresh_until() const {
@@ -96,18 +101,18 @@ FreshAttrs::Clock::time_point NodeChanges::fresh_until() const {
 
 // Ends the node's change at once: the reply goes out next, and the GETATTR
 // it prompts may be served by another thread before this request returns.
-void NodeChanges::keep(Node* node, const FileInfo& info) {
+void NodeChanges::keep(uint64_t nodeid, const FileInfo& info) {
   for (size_t i = 0; i < count_; ++i) {
     Changing& c = changing_[i];
-    if (c.node != node || c.ended) continue;
+    if (c.nodeid != nodeid || nodeid == 0 || c.ended) continue;
     c.ended = true;
-    c.node->fresh.end(c.ticket, vol_.pending_writes()->load() == 0 ? &info : nullptr, fresh_until());
+    c.fresh->end(c.ticket, vol_.pending_writes()->load() == 0 ? &info : nullptr, fresh_until());
   }
 }
 
 NodeChanges::~NodeChanges() {
   for (size_t i = 0; i < count_; ++i) {
-    if (!changing_[i].ended) changing_[i].node->fresh.end(changing_[i].ticket, nullptr, {});
+    if (!changing_[i].ended) changing_[i].fresh->end(changing_[i].ticket, nullptr, {});
   }
 }
 

@@ -52,8 +52,21 @@ Node* NodeTable::get(uint64_t nodeid) const {
 }
 
 void NodeTable::drop_fresh_attrs(uint64_t nodeid) {
+  if (std::shared_ptr<FreshAttrs> fresh = fresh_attrs(nodeid)) fresh->drop();
+}
+
+std::shared_ptr<FreshAttrs> NodeTable::fresh_attrs(uint64_t nodeid) const {
   ReaderLock lock(mutex_);
-  if (auto it = by_id_.find(nodeid); it != by_id_.end()) it->second->fresh.drop();
+  auto it = by_id_.find(nodeid);
+  return it == by_id_.end() ? nullptr : it->second->fresh;
+}
+
+std::shared_ptr<FreshAttrs> NodeTable::fresh_attrs(uint64_t parent, std::string_view name) const {
+  ReaderLock lock(mutex_);
+  auto it = by_id_.find(parent);
+  if (it == by_id_.end()) return nullptr;
+  auto child = it->second->children.find(name);
+  return child == it->second->children.end() ? nullptr : child->second->fresh;
 }
 
 Node* NodeTable::child(Node* parent, std::string_view name) const {

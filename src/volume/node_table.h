@@ -24,6 +24,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -67,7 +68,9 @@ struct Node {
   // kernel forgot it).
   void* node_context GUARDED_BY(open_mutex) = nullptr;
   // What the file's last change reported, for the GETATTR that follows it.
-  FreshAttrs fresh;
+  // Shared: a request that changes the node still ends its change after
+  // its reply, when a FORGET may already have freed the node.
+  const std::shared_ptr<FreshAttrs> fresh = std::make_shared<FreshAttrs>();
 };
 
 class NodeTable {
@@ -123,6 +126,10 @@ class NodeTable {
               unsigned flags);
   // Drops what the node's FreshAttrs keeps, if the node exists.
   void drop_fresh_attrs(uint64_t nodeid);
+  // The FreshAttrs of node `nodeid`, or of the child `name` of node
+  // `parent`; null if there is none.
+  std::shared_ptr<FreshAttrs> fresh_attrs(uint64_t nodeid) const;
+  std::shared_ptr<FreshAttrs> fresh_attrs(uint64_t parent, std::string_view name) const;
   void add_open(Node* node, void* context);
   void remove_open(Node* node, void* context);
   // Some open context of node (its node_context last), or null.

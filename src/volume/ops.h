@@ -83,21 +83,23 @@ bool went_pending(Volume::Op& op, const Status& result);
 // request runs. A handler that learns a node's new attributes keeps them for
 // the GETATTR that follows; none is kept while a write is pending anywhere
 // (a pending write changes its file after its request thread moved on).
+// Holds no Node: after the reply a FORGET may free one.
 class NodeChanges {
  public:
   NodeChanges(Volume& vol, const session::Request& request);
   ~NodeChanges();
   NodeChanges(const NodeChanges&) = delete;
   NodeChanges& operator=(const NodeChanges&) = delete;
-  void keep(Node* node, const FileInfo& info);
+  void keep(uint64_t nodeid, const FileInfo& info);
 
  private:
   struct Changing {
-    Node* node;
+    std::shared_ptr<FreshAttrs> fresh;
+    uint64_t nodeid;
     uint64_t ticket;
     bool ended = false;
   };
-  void add(Node* node);
+  void add(std::shared_ptr<FreshAttrs> fresh, uint64_t nodeid);
   FreshAttrs::Clock::time_point fresh_until() const;
   Volume& vol_;
   Changing changing_[3];  // the request's node, and up to two named ones (RENAME)
@@ -118,6 +120,11 @@ char* reply_buffer(size_t size);
 // Converts seconds to the kernel's (seconds, nanoseconds) pair.
 void split_timeout(double seconds, uint64_t* sec, uint32_t* nsec);
 void fill_attr(const FileInfo& info, fuse_attr* attr);
+
+// poll() wake-ups reach the notification queue through a channel that the
+// volume cuts when it goes (extra_ops.cc).
+std::shared_ptr<PollChannel> make_poll_channel(session::NotificationQueue& queue);
+void close_poll_channel(PollChannel* channel);
 
 // Per-opcode handlers, grouped by file.
 struct Handlers {
@@ -162,6 +169,13 @@ struct Handlers {
   static void fsyncdir(Volume::Op& op);
   // volume.cc
   static void ok(Volume::Op& op);
+  // extra_ops.cc
+  static void ioctl(Volume::Op& op);
+  static void poll(Volume::Op& op);
+  static void getlk(Volume::Op& op);
+  static void setlk(Volume::Op& op);
+  static void setlkw(Volume::Op& op);
+  static void bmap(Volume::Op& op);
 
   // Registers an open handle and answers OPEN/OPENDIR, or CREATE when
   // `created` holds the new file's attributes.

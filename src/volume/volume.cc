@@ -60,6 +60,12 @@ constexpr std::array<Handler, kMaxOpcode> make_handlers() {
   t[FUSE_COPY_FILE_RANGE] = Handlers::copy_file_range;
   t[FUSE_SYNCFS] = Handlers::ok;
   t[FUSE_TMPFILE] = Handlers::tmpfile;
+  t[FUSE_IOCTL] = Handlers::ioctl;
+  t[FUSE_POLL] = Handlers::poll;
+  t[FUSE_GETLK] = Handlers::getlk;
+  t[FUSE_SETLK] = Handlers::setlk;
+  t[FUSE_SETLKW] = Handlers::setlkw;
+  t[FUSE_BMAP] = Handlers::bmap;
   return t;
 }
 
@@ -70,6 +76,7 @@ constexpr auto kHandlers = make_handlers();
 Volume::Volume(FileSystemBase& fs, VolumeOptions options) : fs_(fs), options_(options) {}
 
 Volume::~Volume() {
+  close_poll_channel(poll_channel_.get());
   if (notify_) notify_->stop();
   close_all();
 }
@@ -78,11 +85,19 @@ Status Volume::open_root(session::NotificationQueue& notifications) {
   FileInfo info;
   Status s = fs_.get_file_info(Caller{}, "/", nullptr, &info);
   if (!s) return s;
-  if (!S_ISDIR(info.mode)) return Status::error(ENOTDIR, "the file system's root is not a directory");
+  // The kernel takes the root's type from the mount point (rootmode): they must match.
+  if ((info.mode & S_IFMT) != options_.root_type) {
+    if (options_.root_type == S_IFDIR) return Status::error(ENOTDIR, "the file system's root is not a directory");
+    if (S_ISDIR(info.mode)) {
+      return Status::error(ENOTDIR, "the mount point is not a directory, but the file system's root is one");
+    }
+    return Status::error(EINVAL, "the file system's root is not of the mount point's type");
+  }
   nodes_ = std::make_unique<NodeTable>(info.ino, info.dev);
   nodes_->set_context_closer([this](void* context) { fs_.close(context); });
   nodes_->set_keep_named(options_.export_support);
   notify_ = std::make_unique<NotifyEngine>(rename_resource_, *nodes_, notifications);
+  poll_channel_ = make_poll_channel(notifications);
   return Status::ok();
 }
 

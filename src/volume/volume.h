@@ -3,6 +3,8 @@
 // native API, and encodes the reply.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <memory>
 #include <string>
@@ -18,6 +20,8 @@
 
 namespace linfsp {
 
+struct PollChannel;  // extra_ops.cc
+
 struct VolumeOptions {
   double entry_timeout = 1.0;
   double attr_timeout = 1.0;
@@ -31,6 +35,8 @@ struct VolumeOptions {
   // nodeid, so file handles outlive the kernel's caches.
   bool export_support = false;
   bool debug = false;
+  // The mount point's type (S_IFDIR or S_IFREG): the root must be of it.
+  mode_t root_type = S_IFDIR;
 };
 
 // An open file or directory: the handle (fh) the kernel holds.
@@ -81,6 +87,8 @@ class Volume final : public session::Client {
   // Open handles, for close_all().
   Mutex open_mutex_;
   std::unordered_set<OpenFile*> open_files_ GUARDED_BY(open_mutex_);
+  // Where poll() wake-ups go; set by open_root(), cut by the destructor.
+  std::shared_ptr<PollChannel> poll_channel_;
   // Writes pending now; while any is, no fresh attributes are kept (NodeChanges).
   std::shared_ptr<std::atomic<int>> pending_writes_ = std::make_shared<std::atomic<int>>(0);
 };
