@@ -141,6 +141,9 @@ void FuseFileSystem::to_info(const char* path, const struct stat& st, FileInfo* 
   info->mode = st.st_mode;
   if (c.set_mode) info->mode = (st.st_mode & S_IFMT) | (0777 & ~c.umask);
   info->nlink = static_cast<uint32_t>(st.st_nlink);
+  // A file unlinked while open lives on under a hidden name the program did
+  // not make: as in libfuse, that link is not counted.
+  if (path != nullptr && info->nlink > 0 && is_hidden(path)) --info->nlink;
   info->uid = c.set_uid ? c.uid : st.st_uid;
   info->gid = c.set_gid ? c.gid : st.st_gid;
   info->rdev = st.st_rdev;
@@ -149,6 +152,13 @@ void FuseFileSystem::to_info(const char* path, const struct stat& st, FileInfo* 
   info->atime = st.st_atim;
   info->mtime = st.st_mtim;
   info->ctime = st.st_ctim;
+}
+
+bool FuseFileSystem::is_hidden(const char* path) {
+  const char* base = std::strrchr(path, '/');
+  if (std::strncmp(base ? base + 1 : path, ".fuse_hidden", 12) != 0) return false;
+  std::lock_guard lock(hidden_mutex_);
+  return hidden_paths_.find(std::string_view(path)) != hidden_paths_.end();
 }
 
 Status FuseFileSystem::stat_path(const char* path, fuse_file_info* fi, FileInfo* info) {
@@ -218,6 +228,10 @@ Status FuseFileSystem::hide(const std::string& path) {
     if (fuse_fs_getattr(f_->fs, hidden.c_str(), &st, nullptr) == 0) continue;  // taken
     if (Status s = from_result(fuse_fs_rename(f_->fs, path.c_str(), hidden.c_str(), 0)); !s) return s;
     move_names(path, hidden, 0);
+    {
+      std::lock_guard hidden_lock(hidden_mutex_);
+      hidden_paths_.insert(hidden);
+    }
     std::lock_guard lock(names_mutex_);
     for (Handle* h : handles_) {
       if (h->path == hidden) h->hidden = true;
@@ -454,6 +468,8 @@ void FuseFileSystem::close(void* file) {
     // The last close of a file unlinked while open: its hidden name goes.
     if (fuse_fs_unlink(f_->fs, hidden.c_str()) == 0) {
       forget_name(hidden);
+      std::lock_guard hidden_lock(hidden_mutex_);
+      hidden_paths_.erase(hidden);
       if (Notifier* n = notifier_.load()) n->notify_change(NotifyAction::kRemoved, hidden, std::chrono::seconds(1));
     }
   }

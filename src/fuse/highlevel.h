@@ -27,6 +27,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -201,6 +202,11 @@ class FuseFileSystem final : public FileSystemBase {
   std::unordered_map<std::string, uint64_t> inodes_;  // without use_ino
   uint64_t next_ino_ = 2;                             // 1 is the root
   std::atomic<uint64_t> hidden_counter_{0};
+  // The .fuse_hidden names made by unlink, for the link count they must
+  // not add. Its own mutex, held around nothing else.
+  std::mutex hidden_mutex_;
+  std::set<std::string, std::less<>> hidden_paths_;
+  bool is_hidden(const char* path);
   // The newest poll wake-up of each open file that was polled, by the id its
   // fuse_pollhandles carry; dropped when the file closes.
   std::unordered_map<uint64_t, std::shared_ptr<PollWaker>> wakers_;  // guarded by names_mutex_
